@@ -1,0 +1,69 @@
+# emailsec.hes: one-command setup, test, demo and benchmarks.
+# Everything lives in .venv/ (from requirements*.txt) and .collections/ (a link to this checkout),
+# so a fresh clone needs nothing but python3 (and root for the nftables/netns parts).
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+COLLECTION_LINK := .collections/ansible_collections/emailsec/hes
+SANITY_ROOT := build/sanity/ansible_collections/emailsec/hes
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup test demo bench unit lab-tests integration lint sanity molecule changelog clean sysdeps
+
+setup: $(STAMP) $(COLLECTION_LINK) sysdeps
+
+$(STAMP): requirements.txt requirements-test.txt lab/pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e ./lab
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn ../../.. $@
+
+# nft and iproute2 for the nftables role and the namespace lab; only installed when missing.
+sysdeps:
+	@if ! command -v nft >/dev/null || ! command -v ip >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get install -y -q nftables iproute2 >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q nftables iproute2 >/dev/null)); \
+	  else echo "note: nft/ip missing and not root: nftables tests will fail"; fi; \
+	fi
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(MAKE) --no-print-directory lint sanity molecule
+
+unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+lint: setup
+	$(BIN)/ansible-lint --profile production --offline
+
+sanity: setup
+	rm -rf build/sanity && mkdir -p $(SANITY_ROOT)
+	git ls-files -z --cached --others --exclude-standard | grep -zv '^lab/' | \
+	  xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/
+	cd $(SANITY_ROOT) && git init -q && git add -A && \
+	  ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
+
+molecule: setup
+	set -e; for s in extensions/molecule/*/molecule.yml; do \
+	  d=$$(dirname $$s); n=$$(basename $$d); [ "$$n" = default ] && continue; \
+	  echo "== molecule test -s $$n"; (cd extensions && molecule test -s $$n); done
+
+demo: setup
+	$(PY) -m hes_lab.demo
+
+bench: setup
+	$(PY) -m hes_lab.bench
+
+changelog: setup
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf build .collections
