@@ -44,7 +44,15 @@ unit: setup
 lint: setup
 	$(BIN)/ansible-lint --profile production --offline
 
+# ansible-test bootstraps pip in its sanity venvs with a script from a host we cannot reach:
+# tests/sanity/get_pip_offline.py stands in for it (see that file).
+GET_PIP_VERSION = $(shell sed -n "s/^ *pip='\([0-9.]*\)',/\1/p" $(VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py | head -1)
+GET_PIP_CACHE = $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(GET_PIP_VERSION)).py
+
 sanity: setup
+	mkdir -p $(dir $(GET_PIP_CACHE))
+	cert=$$($(BIN)/pip config get global.cert 2>/dev/null || echo "$${PIP_CERT:-}"); \
+	  sed "s|@PIP_CERT@|$$cert|" tests/sanity/get_pip_offline.py > $(GET_PIP_CACHE)
 	rm -rf build/sanity && mkdir -p $(SANITY_ROOT)
 	git ls-files -z --cached --others --exclude-standard | grep -zv '^lab/' | \
 	  xargs -0 -I{} cp --parents {} $(SANITY_ROOT)/

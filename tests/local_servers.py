@@ -49,7 +49,7 @@ class DnsServer:
             self.queries.append((name, rtype))
             values = self.records.get((name, rtype))
             if values is None:
-                known = any(n == name for n, _ in self.records)
+                known = any(key[0] == name for key in self.records)
                 if not known:
                     response.set_rcode(dns.rcode.NXDOMAIN)
             else:

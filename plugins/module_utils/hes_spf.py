@@ -142,7 +142,7 @@ def dns_resolver(server=None, timeout=5.0):
         raise RangeError("spf: source=spf needs the Python package dnspython on the controller")
     resolver = dns.resolver.Resolver(configure=server is None)
     if server:
-        host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+        host, port = server.rsplit(":", 1) if server.count(":") == 1 else (server, "")
         resolver.nameservers = [host or server]
         if port:
             resolver.port = int(port)

@@ -1,6 +1,5 @@
 """The lookup emailsec.hes.ranges: every option, and one test per error path (amazon.aws style)."""
 import json
-import os
 
 import pytest
 from ansible.errors import AnsibleLookupError
