@@ -1,0 +1,1 @@
+"""Cisco ASA CLI emulator: `hes-lab asa` (server.py) over the running-config model (model.py)."""
