@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: panos_hes_policy_match
+author: emailsec.hes maintainers (@emailsec)
+version_added: "0.1.0"
+short_description: Ask a PAN-OS firewall which security rule matches each probe
+description:
+  - Runs C(test security-policy-match) for every probe, over one connection and one API key,
+    and returns per probe the first matching rule, its position and its action.
+  - The firewall evaluates its B(running) (committed) policy, so commit before verifying.
+  - PAN-OS answers one probe per request; that is the API's limit.
+  - Read-only; never reports a change.
+requirements:
+  - pan-os-python >= 1.8 (with pan-python)
+options:
+  provider:
+    description: How to reach the firewall, shaped like the C(provider) of C(paloaltonetworks.panos).
+    type: dict
+    required: true
+    suboptions:
+      ip_address:
+        description: Address or name of the firewall's management interface.
+        type: str
+        required: true
+      username:
+        description: Administrator to authenticate as when O(provider.password) is used.
+        type: str
+        default: admin
+      password:
+        description: Password of O(provider.username); one of this or O(provider.api_key) is required.
+        type: str
+      api_key:
+        description: API key; used instead of O(provider.password) when given.
+        type: str
+      port:
+        description: HTTPS port of the XML API.
+        type: int
+        default: 443
+  vsys:
+    description: Virtual system whose policy is evaluated.
+    type: str
+    default: vsys1
+  timeout:
+    description: Seconds to wait for each API answer.
+    type: int
+    default: 60
+  probes:
+    description:
+      - The flows to test. Each is a dict with C(source) and C(destination) (IP addresses,
+        required), C(port), C(protocol) (V(tcp), V(udp), a name like V(icmp) or a number 1-255,
+        default V(tcp)), C(application), C(from_zone), C(to_zone) and an optional C(name) that is
+        returned unchanged.
+      - Always pass C(application) (for example V(smtp)); PAN-OS answers differently without it.
+    type: list
+    elements: dict
+    required: true
+notes:
+  - Supports check mode (the module only reads).
+seealso:
+  - module: emailsec.hes.panos_hes_smtp
+"""
+
+EXAMPLES = r"""
+- name: Which rule lets HES and a stranger reach the MX?
+  emailsec.hes.panos_hes_policy_match:
+    provider: "{{ hes_panos_provider }}"
+    probes:
+      - {name: inside, source: 18.208.22.65, destination: 203.0.113.25, port: 25, application: smtp,
+         from_zone: untrust, to_zone: dmz}
+      - {name: outside, source: 198.51.100.7, destination: 203.0.113.25, port: 25, application: smtp,
+         from_zone: untrust, to_zone: dmz}
+  register: matched
+"""
+
+RETURN = r"""
+results:
+  description:
+    - One entry per probe, in order, the probe's own keys plus C(rule) (name or null when no
+      rule matches, which PAN-OS means as the default deny), C(index), C(action) and C(allowed).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {name: inside, source: 18.208.22.65, destination: 203.0.113.25, port: 25, rule: Inbound-SMTP,
+       index: 1, action: allow, allowed: true}
+requests:
+  description: Number of policy-match requests sent.
+  returned: success
+  type: int
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
+
+try:
+    from panos.firewall import Firewall
+    from pan.xapi import PanXapiError
+    from panos.errors import PanDeviceError
+    HAS_PANOS = True
+except ImportError:
+    HAS_PANOS = False
+
+
+def main():
+    argument_spec = hp.provider_argument_spec()
+    argument_spec.update(probes={"type": "list", "elements": "dict", "required": True})
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_PANOS:
+        module.fail_json(msg=missing_required_lib("pan-os-python"))
+    provider = module.params["provider"]
+    try:
+        arguments = [hp.probe_arguments(probe, index) for index, probe in enumerate(module.params["probes"])]
+    except hp.PanosPlanError as exc:
+        module.fail_json(msg=str(exc))
+    fw = Firewall(provider["ip_address"], provider["username"], provider["password"],
+                  api_key=provider["api_key"], port=provider["port"], vsys=module.params["vsys"])
+    fw.timeout = module.params["timeout"]
+    results = []
+    try:
+        for probe, kwargs in zip(module.params["probes"], arguments):
+            results.append(hp.probe_result(probe, fw.test_security_policy_match(**kwargs)))
+    except (PanXapiError, PanDeviceError) as exc:
+        module.fail_json(msg="%s (after %d of %d probes)" % (hp.describe_error(exc, provider), len(results),
+                                                             len(arguments)), results=results)
+    module.exit_json(changed=False, results=results, requests=len(results))
+
+
+if __name__ == "__main__":
+    main()
