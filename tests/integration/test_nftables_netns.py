@@ -1,0 +1,321 @@
+"""emailsec.hes.nftables against the Linux kernel in network namespaces (needs root).
+
+Each test builds its own lab (hes_lab.netns, RFC 5737 addresses only) and tears it down in a
+finally clause, whatever happened. Ansible reaches the firewall namespaces through the lab's
+inventory (local connection, interpreter wrapped in `ip netns exec`). Every probe is sent for
+real from the senders' namespace and also decided by the ruleset evaluator on the firewall's
+`nft -j list ruleset`: the two must agree.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import evaluate_tcp_probe, table_model_from_json
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "lab"))
+from hes_lab.netns import LISTEN_PORTS, SENDERS, TARGETS, NetnsLab  # noqa: E402
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+PLAYBOOKS = os.path.join(REPO, "tests", "integration", "nftables")
+REMOVE = os.path.join(REPO, "playbooks", "nftables_remove.yml")
+ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+INSIDE = [name for name in SENDERS if name.startswith("in_")]
+OUTSIDE = [name for name in SENDERS if name.startswith("out_")]
+OTHER_PORTS = [port for port in LISTEN_PORTS if port != 25]
+KERNEL_OUTCOME = {"accept": "greeting", "drop": "timeout", "reject": "refused"}
+
+
+@pytest.fixture
+def lab():
+    instance = NetnsLab()
+    try:
+        instance.up()
+        yield instance
+    finally:
+        instance.down()
+    assert not any(name.startswith(instance.prefix + "-") for name in
+                   subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout.split())
+
+
+def play(lab, playbook, *args, extra=None, env=None):
+    """Run a playbook against the lab; returns (rc, per-host stats, task results, stdout)."""
+    command = [ANSIBLE_PLAYBOOK, "-i", lab.inventory_path, playbook, *args]
+    if extra:
+        command += ["-e", json.dumps(extra)]
+    environment = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", **(env or {}))
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=environment, timeout=300, check=False)
+    try:
+        report = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        pytest.fail("ansible-playbook printed no JSON: %s\n%s" % (proc.stdout, proc.stderr))
+    results = {}
+    for play_report in report["plays"]:
+        for task in play_report["tasks"]:
+            for host, result in task["hosts"].items():
+                results.setdefault(host, []).append((task["task"]["name"], result))
+    return proc.returncode, report["stats"], results, proc.stdout
+
+
+def module_result(results, host):
+    return [r for name, r in results[host] if "Table inet emailsec_hes" in name][-1]
+
+
+def failure(results, host):
+    return next(r for unused_name, r in results[host] if r.get("failed"))["msg"]
+
+
+def harden(lab, *args, **kwargs):
+    return play(lab, os.path.join(PLAYBOOKS, "harden.yml"), *args, **kwargs)
+
+
+def all_probes(ports=(25,)):
+    return [(sender, port, target) for target in TARGETS for sender in SENDERS for port in ports]
+
+
+def kernel_and_evaluator(lab, probes):
+    """Kernel outcomes of real connections, and the evaluator's on each firewall's ruleset."""
+    kernel = lab.probe_many(probes)
+    rulesets = {target: lab.nft(target, "-j", "list", "ruleset").stdout for target in TARGETS}
+    decided = []
+    for sender, port, target in probes:
+        result = evaluate_tcp_probe(rulesets[target], TARGETS[target]["hook"], SENDERS[sender],
+                                    TARGETS[target]["address"], port)
+        decided.append(result)
+    return kernel, decided
+
+
+def assert_evaluator_agrees(lab, probes):
+    kernel, decided = kernel_and_evaluator(lab, probes)
+    disagreements = [
+        (probe, seen, result["verdict"], result["decided_by"])
+        for probe, seen, result in zip(probes, kernel, decided)
+        if KERNEL_OUTCOME.get(result["verdict"]) != seen
+    ]
+    assert disagreements == []
+    return dict(zip(probes, kernel)), dict(zip(probes, decided))
+
+
+def live_table(lab, target):
+    listing = lab.nft(target, "-j", "list", "ruleset").stdout
+    return table_model_from_json(listing)
+
+
+class Monitor:
+    """`nft monitor ruleset` in a namespace, line-buffered, stopped by pid."""
+
+    def __init__(self, lab, target):
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.firewall_ns(target), "stdbuf", "-oL", "nft", "monitor", "ruleset"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(0.3)
+
+    def stop(self):
+        time.sleep(0.3)
+        os.kill(self.proc.pid, signal.SIGTERM)
+        out = self.proc.communicate(timeout=10)[0]
+        return [line for line in out.splitlines() if line.strip()]
+
+
+def test_only_senders_inside_the_set_complete_the_greeting_and_the_evaluator_agrees(lab):
+    probes = all_probes(LISTEN_PORTS)
+    before = assert_evaluator_agrees(lab, probes)[0]
+    assert set(before.values()) == {"greeting"}
+
+    rc, stats, results, out = harden(lab)
+    assert rc == 0, out
+    assert stats["mailhost"]["changed"] == 1 and stats["router"]["changed"] == 1
+
+    after, decided = assert_evaluator_agrees(lab, probes)
+    for (sender, port, target), seen in after.items():
+        expected = "greeting" if sender in INSIDE or port != 25 else "timeout"
+        assert seen == expected, (sender, port, target)
+    dropped = decided[("out_a_edge", 25, "mail")]["decided_by"]
+    assert (dropped["table"], dropped["chain"], dropped["rule"]) == ("emailsec_hes", "hes_smtp", "tcp dport 25 counter drop")
+    assert decided[("out_c", 25, "server")]["decided_by"]["rule"] == "tcp dport 25 ip daddr @hes_dst_v4 counter drop"
+    assert module_result(results, "mailhost")["sets"]["hes_v4"] == ["198.51.100.0/25", "203.0.113.64/26"]
+
+
+def test_configured_ports_and_reject_and_the_evaluator_agrees(lab):
+    rc, unused_stats, unused_results, out = harden(lab, extra={"hes_nftables_ports": [25, 587], "hes_nftables_action": "reject"})
+    assert rc == 0, out
+    outcome = assert_evaluator_agrees(lab, all_probes(LISTEN_PORTS))[0]
+    for (sender, port, target), seen in outcome.items():
+        restricted = port in (25, 587) and sender in OUTSIDE
+        assert seen == ("refused" if restricted else "greeting"), (sender, port, target)
+
+
+def test_check_mode_shows_the_diff_and_changes_nothing(lab):
+    monitors = [Monitor(lab, target) for target in TARGETS]
+    rc, stats, results, out = harden(lab, "--check", "--diff")
+    events = [m.stop() for m in monitors]
+    assert rc == 0, out
+    assert stats["mailhost"]["changed"] == 1
+    diff = module_result(results, "mailhost")["diff"]
+    table_diff = diff[0]
+    assert table_diff["before"] == ""
+    assert "\t\ttcp dport 25 ip saddr @hes_v4 accept\n" in table_diff["after"]
+    assert "elements = { 198.51.100.0/25, 203.0.113.64/26 }" in table_diff["after"]
+    assert module_result(results, "mailhost")["commands"] == []
+    assert events == [[], []]
+    assert live_table(lab, "mail") is None and live_table(lab, "server") is None
+    assert not os.path.exists(os.path.join(lab.host_dir("mailhost"), "emailsec_hes.nft"))
+    assert "include" not in open(os.path.join(lab.host_dir("mailhost"), "nftables.conf")).read()
+    assert set(lab.probe_many(all_probes())) == {"greeting"}
+
+
+def test_second_run_reports_no_change_and_writes_nothing_to_nft(lab):
+    rc, unused_stats, unused_results, out = harden(lab)
+    assert rc == 0, out
+    file_path = os.path.join(lab.host_dir("mailhost"), "emailsec_hes.nft")
+    mtime = os.stat(file_path).st_mtime_ns
+    monitors = [Monitor(lab, target) for target in TARGETS]
+    rc, stats, results, out = harden(lab, "--diff")
+    events = [m.stop() for m in monitors]
+    assert rc == 0, out
+    assert (stats["mailhost"]["changed"], stats["router"]["changed"]) == (0, 0)
+    assert module_result(results, "mailhost")["commands"] == []
+    assert events == [[], []]
+    assert os.stat(file_path).st_mtime_ns == mtime
+
+    # the monitor does see writes: a change in the ranges is one transaction on our table
+    monitor = Monitor(lab, "mail")
+    rc, stats, results, out = harden(lab, extra={"hes_ranges": ["198.51.100.0/26"], "hes_target": "mailhost"})
+    seen = monitor.stop()
+    assert rc == 0 and stats["mailhost"]["changed"] == 1, out
+    commands = module_result(results, "mailhost")["commands"]
+    assert len(commands) == 1 and commands[0].startswith("nft -f "), commands
+    assert any("emailsec_hes" in line for line in seen)
+    assert lab.connect("in_a_last", 25) == "timeout" and lab.connect("in_a", 25) == "greeting"
+
+
+def test_persisted_ruleset_survives_a_reboot_of_the_namespace(lab):
+    rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost"})
+    assert rc == 0, out
+    assert module_result(results, "mailhost")["persisted"] is True
+    conf = os.path.join(lab.host_dir("mailhost"), "nftables.conf")
+    lab.nft("mail", "flush", "ruleset")
+    assert lab.connect("out_c", 25) == "greeting"
+    lab.nft("mail", "-f", conf)  # what nftables.service does at boot
+    assert lab.connect("out_c", 25, timeout=0.5) == "timeout" and lab.connect("in_b", 25) == "greeting"
+
+
+def test_a_ruleset_that_fails_validation_loads_nothing_and_keeps_the_previous_rules(lab):
+    rc, unused_stats, unused_results, out = harden(lab, extra={"hes_target": "mailhost"})
+    assert rc == 0, out
+    file_path = os.path.join(lab.host_dir("mailhost"), "emailsec_hes.nft")
+    before_file = open(file_path).read()
+    before_table = live_table(lab, "mail")
+    monitor = Monitor(lab, "mail")
+    bad = {"hes_target": "mailhost", "hes_nftables_priority": "dstnat", "hes_ranges": ["198.51.100.0/24"]}
+    rc, unused_stats, results, out = harden(lab, extra=bad)
+    events = monitor.stop()
+    assert rc != 0
+    message = failure(results, "mailhost")
+    assert "nft -c rejected the rendered ruleset" in message
+    assert "invalid priority expression value in this context" in message
+    assert events == []
+    assert live_table(lab, "mail") == before_table
+    assert open(file_path).read() == before_file
+    assert [f for f in os.listdir(lab.host_dir("mailhost")) if f.startswith(".")] == []
+    assert lab.probe_many([("out_a_edge", 25, "mail"), ("in_a", 25, "mail")]) == ["timeout", "greeting"]
+
+
+def test_no_nft_binary_is_a_clear_error(lab, tmp_path):
+    no_nft = {"hes_target": "mailhost", "hes_test_path": str(tmp_path)}
+    rc, unused_stats, results, out = play(lab, os.path.join(PLAYBOOKS, "harden_path.yml"), extra=no_nft)
+    assert rc != 0
+    message = failure(results, "mailhost")
+    assert message.startswith("nft (nftables) was not found in PATH (%s)" % tmp_path), message
+    assert "install the nftables package" in message
+    assert live_table(lab, "mail") is None
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"hes_nftables_hook": "output"}, "hes_nftables_hook must be one of: input, forward, got: output"),
+    ({"hes_nftables_ports": [70000]}, "ports: 70000 is not a TCP port"),
+    ({"hes_ranges": ["198.51.100.300/25"]}, "198.51.100.300/25"),
+    ({"hes_allow_reserved": False}, "198.51.100.0/25"),
+    ({"hes_ranges": [], "hes_site": []}, "set hes_ranges (an explicit list) or hes_site"),
+    ({"hes_nftables_destinations": ["mail.example.test"]}, "destinations: 'mail.example.test'"),
+    ({"hes_nftables_priority": "filtre"}, "priority 'filtre' is neither an integer"),
+])
+def test_bad_variables_are_clear_errors_and_load_nothing(lab, extra, message):
+    rc, unused_stats, results, out = harden(lab, extra=dict(extra, hes_target="mailhost"))
+    assert rc != 0
+    assert message in failure(results, "mailhost")
+    assert live_table(lab, "mail") is None
+
+
+def test_forward_hook_without_destinations_is_refused(lab):
+    rc, unused_stats, results, unused_out = harden(lab, extra={"hes_target": "router", "hes_nftables_destinations": []})
+    assert rc != 0
+    assert "destinations is empty: on the forward hook" in failure(results, "router")
+    assert live_table(lab, "server") is None
+
+
+def test_composes_with_foreign_tables_and_the_evaluator_reads_them(lab):
+    lab.nft("mail", "-f", os.path.join(PLAYBOOKS, "foreign.nft"))
+    foreign_before = [i for i in json.loads(lab.nft("mail", "-j", "list", "ruleset").stdout)["nftables"]
+                      if "metainfo" not in i]
+    probes = [(sender, port, "mail") for sender in SENDERS for port in LISTEN_PORTS]
+    before = assert_evaluator_agrees(lab, probes)[0]
+    assert before[("out_c", 25, "mail")] == "greeting"  # the "any" SMTP rule of the host
+
+    rc, unused_stats, unused_results, out = harden(lab, extra={"hes_target": "mailhost"})
+    assert rc == 0, out
+    after, decided = assert_evaluator_agrees(lab, probes)
+    assert [after[(s, 25, "mail")] for s in INSIDE] == ["greeting"] * len(INSIDE)
+    assert [after[(s, 25, "mail")] for s in OUTSIDE] == ["timeout"] * len(OUTSIDE)
+    # the host's own restrictions still decide the other ports, and the evaluator names them
+    assert after[("in_b", 80, "mail")] == "timeout"
+    assert decided[("in_b", 80, "mail")]["decided_by"]["rule"] == "ip saddr 203.0.113.64/26 tcp dport 80 counter drop"
+    assert after[("in_a", 443, "mail")] == "refused"
+    assert decided[("in_a", 443, "mail")]["decided_by"]["table"] == "filter"
+    assert after[("in_a", 2525, "mail")] == "timeout"
+    assert decided[("in_a", 2525, "mail")]["decided_by"]["chain"] == "deny_submission"
+    assert after[("out_c", 2525, "mail")] == "greeting"
+
+    ruleset = json.loads(lab.nft("mail", "-j", "list", "ruleset").stdout)["nftables"]
+    foreign_after = [i for i in ruleset if "metainfo" not in i and
+                     next(iter(i.values())).get("table", next(iter(i.values())).get("name")) != "emailsec_hes"]
+    assert strip_counters(foreign_after) == strip_counters(foreign_before)
+
+    rc, stats, unused_results, out = play(lab, REMOVE, extra={"hes_nftables_hosts": "mailhost"})
+    assert rc == 0 and stats["mailhost"]["changed"] == 1, out
+    assert live_table(lab, "mail") is None
+    assert not os.path.exists(os.path.join(lab.host_dir("mailhost"), "emailsec_hes.nft"))
+    assert "include" not in open(os.path.join(lab.host_dir("mailhost"), "nftables.conf")).read()
+    assert lab.connect("out_c", 25) == "greeting"
+    assert lab.connect("in_b", 80, timeout=0.5) == "timeout"
+    rc, stats, unused_results, out = play(lab, REMOVE, extra={"hes_nftables_hosts": "mailhost"})
+    assert rc == 0 and stats["mailhost"]["changed"] == 0, out
+
+
+def strip_counters(items):
+    text = json.dumps(items, sort_keys=True)
+    data = json.loads(text)
+    for item in data:
+        rule = item.get("rule")
+        if rule:
+            rule["expr"] = [e for e in rule["expr"] if "counter" not in e]
+    return data
+
+
+def test_site_ranges_from_the_bundled_dataset_are_loaded_and_evaluated_without_sending_from_them(lab):
+    rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost", "hes_ranges": [],
+                                                        "hes_site": ["us"], "hes_allow_reserved": False})
+    assert rc == 0, out
+    loaded = module_result(results, "mailhost")["sets"]["hes_v4"]
+    assert loaded == ["18.188.9.192/26", "18.188.239.128/26", "18.208.22.64/26", "18.208.22.128/25"]
+    assert live_table(lab, "mail")["sets"]["hes_v4"]["elements"] == loaded
+    ruleset = lab.nft("mail", "-j", "list", "ruleset").stdout
+    assert evaluate_tcp_probe(ruleset, "input", "18.208.22.70", "192.0.2.25", 25)["verdict"] == "accept"
+    assert evaluate_tcp_probe(ruleset, "input", "18.208.22.63", "192.0.2.25", 25)["verdict"] == "drop"
+    assert lab.probe_many([("in_a", 25, "mail"), ("in_a", 587, "mail")], timeout=0.5) == ["timeout", "greeting"]
