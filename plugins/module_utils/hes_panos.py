@@ -703,6 +703,16 @@ def provider_argument_spec():
             "timeout": {"type": "int", "default": 60}}
 
 
+def provider_credentials(provider):
+    """Password and API key with empty strings as absent: an AWX credential or inventory often
+    carries ``api_key: ''``, which pan-os-python would send as a key and get HTTP 403 for."""
+    password = provider.get("password") or None
+    api_key = provider.get("api_key") or None
+    if password is None and api_key is None:
+        raise ValueError("provider: set password or api_key (both are empty)")
+    return password, api_key
+
+
 def endpoint(provider):
     return "https://%s:%d/api/" % (provider["ip_address"], provider["port"])
 

@@ -121,8 +121,12 @@ def main():
         arguments = [hp.probe_arguments(probe, index) for index, probe in enumerate(module.params["probes"])]
     except hp.PanosPlanError as exc:
         module.fail_json(msg=str(exc))
-    fw = Firewall(provider["ip_address"], provider["username"], provider["password"],
-                  api_key=provider["api_key"], port=provider["port"], vsys=module.params["vsys"])
+    try:
+        password, api_key = hp.provider_credentials(provider)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    fw = Firewall(provider["ip_address"], provider["username"], password,
+                  api_key=api_key, port=provider["port"], vsys=module.params["vsys"])
     fw.timeout = module.params["timeout"]
     results = []
     try:

@@ -226,8 +226,12 @@ class Run(object):
         self.admin = self.provider["username"]
         self.result = {"changed": False, "commands": [], "requests": [], "diff": {}, "pending_admins": [],
                        "commit": None, "warnings_detail": []}
-        self.fw = Firewall(self.provider["ip_address"], self.admin, self.provider["password"],
-                           api_key=self.provider["api_key"], port=self.provider["port"],
+        try:
+            password, api_key = hp.provider_credentials(self.provider)
+        except ValueError as exc:
+            module.fail_json(msg=str(exc))
+        self.fw = Firewall(self.provider["ip_address"], self.admin, password,
+                           api_key=api_key, port=self.provider["port"],
                            vsys=module.params["vsys"])
         self.fw.timeout = module.params["timeout"]
 

@@ -295,3 +295,10 @@ def test_probe_result_rows():
     assert hp.probe_result(probe, [])["allowed"] is False
     row = hp.probe_result(probe, [{"name": "Inbound-SMTP", "index": 1, "action": "allow"}])
     assert (row["rule"], row["index"], row["allowed"]) == ("Inbound-SMTP", 1, True)
+
+
+def test_provider_credentials_treat_empty_as_absent():
+    assert hp.provider_credentials({"password": "pw", "api_key": ""}) == ("pw", None)
+    assert hp.provider_credentials({"password": None, "api_key": "KEY"}) == (None, "KEY")
+    with pytest.raises(ValueError, match="set password or api_key"):
+        hp.provider_credentials({"password": "", "api_key": ""})
