@@ -175,6 +175,12 @@ persisted:
   description: Whether O(nftables_conf) includes O(path) after the run.
   returned: always
   type: bool
+previous_table:
+  description:
+    - The live table before this run, as nft input (empty when there was none), so that a caller can
+      keep a backup of what was replaced.
+  returned: when O(state=present)
+  type: str
 commands:
   description: The nft commands that wrote to the kernel (none in check mode or when nothing changed).
   returned: always
@@ -306,6 +312,7 @@ def apply_present(module, nft, result, diffs):
 
     live = table_model_from_json(nft.live_table_json() or "")
     result["table_changed"] = live != model
+    result["previous_table"] = render_table(live)
     current_file = read_text(path)
     result["file_changed"] = current_file != text
     if result["table_changed"]:
