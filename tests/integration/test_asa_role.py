@@ -1,0 +1,356 @@
+"""The emailsec.hes.asa role through ansible-playbook (cisco.asa over network_cli) against the
+ASA emulator: check mode, converge, idempotence, several ASAs in parallel, rollback, faults in
+the middle of the push, bad input, and make-before-break proven with packet-tracer.
+
+Every test boots its own emulators (stopped by pid) and reads their command logs to assert what
+was, and was not, sent.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import paramiko
+import pytest
+
+from hes_lab.asa.log import config_commands, read_log
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
+
+GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "golden", "asa")
+HERE = os.path.join(REPO_ROOT, "tests", "integration", "asa_role")
+PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
+ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
+RANGES = ["18.208.22.64/26", "18.188.9.192/26"]
+IN_RANGE = "18.208.22.100"
+ELSEWHERE = "198.51.100.99"
+MX = "203.0.113.25"
+PLAN_TASK = "Plan the change (make-before-break, exact commands)"
+SESSION_COMMANDS = ("configure terminal", "end", "write mem", "write memory")
+
+
+def golden_config(case):
+    return os.path.join(GOLDEN, case, "running-config.cfg")
+
+
+class Asa:
+    """One emulated ASA with its command log and fault control file."""
+
+    def __init__(self, tmp_path, name, config):
+        self.name = name
+        self.log = str(tmp_path / ("%s.log.jsonl" % name))
+        self.control = str(tmp_path / ("%s.control.json" % name))
+        self.proc = start_lab("asa", "--config", config, "--port", 0, "--log", self.log,
+                              "--control", self.control)
+        self.port = self.proc.port
+
+    def records(self):
+        return read_log(self.log) if os.path.exists(self.log) else []
+
+    def config_sent(self, since=0):
+        return [r["command"] for r in config_commands(self.records()[since:])]
+
+    def faults(self, **values):
+        with open(self.control + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(values, handle)
+        os.replace(self.control + ".tmp", self.control)
+        time.sleep(0.05)  # the emulator compares mtimes; keep two writes apart
+
+    def cli(self):
+        return AsaCli(self.port)
+
+    def stop(self):
+        self.proc.stop()
+
+
+class AsaCli:
+    """A plain SSH session on the emulator: what an operator types, prompt by prompt."""
+
+    PROMPT = re.compile(r"[\w.\-/]+(\([^)]*\))?[>#] ?$")
+
+    def __init__(self, port):
+        self.client = paramiko.SSHClient()
+        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        self.client.connect("127.0.0.1", port=port, username="admin", password="admin",
+                            look_for_keys=False, allow_agent=False, timeout=10)
+        self.shell = self.client.invoke_shell(width=250)
+        self.read(self.PROMPT)
+        self.shell.send("enable\r")
+        self.read(re.compile(r"Password: $"))
+        self.shell.send("enablepw\r")
+        self.read(self.PROMPT)
+        self.run("terminal pager 0")
+
+    def read(self, pattern, timeout=10):
+        buffer = ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.shell.recv_ready():
+                buffer += self.shell.recv(65536).decode("utf-8", "replace")
+                if pattern.search(buffer):
+                    return buffer
+            else:
+                time.sleep(0.01)
+        raise AssertionError("no prompt after %r" % buffer[-200:])
+
+    def run(self, command):
+        self.shell.send(command + "\r")
+        return self.read(self.PROMPT)
+
+    def smtp_allowed(self, source, server=MX, interface="outside"):
+        out = self.run("packet-tracer input %s tcp %s 40000 %s 25" % (interface, source, server))
+        action = re.search(r"^Action: (\w+)", out, re.M)
+        assert action, out
+        return action.group(1) == "allow"
+
+    def close(self):
+        self.client.close()
+
+
+@pytest.fixture
+def lab(tmp_path):
+    devices = []
+
+    def boot(name, config):
+        device = Asa(tmp_path, name, config)
+        devices.append(device)
+        return device
+
+    yield boot
+    for device in devices:
+        device.stop()
+
+
+def inventory(tmp_path, devices, **common):
+    hosts = {}
+    for device in devices:
+        hosts[device.name] = {"ansible_port": device.port}
+        hosts[device.name].update(getattr(device, "hostvars", {}))
+    group_vars = {
+        "ansible_connection": "ansible.netcommon.network_cli",
+        "ansible_network_os": "cisco.asa.asa",
+        "ansible_host": "127.0.0.1",
+        "ansible_user": "admin",
+        "ansible_password": "admin",
+        "ansible_become": True,
+        "ansible_become_method": "ansible.netcommon.enable",
+        "ansible_become_password": "enablepw",
+        "ansible_network_cli_ssh_type": "paramiko",
+        "hes_ranges": RANGES,
+        "hes_allow_reserved": False,
+        "hes_backup_dir": str(tmp_path / "backups"),
+    }
+    group_vars.update(common)
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps({"all": {"children": {"asa": {"hosts": hosts, "vars": group_vars}}}}))
+    return str(path)
+
+
+def playbook(inventory_path, name, *args, forks=5):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_FORKS=str(forks),
+               ANSIBLE_PERSISTENT_COMMAND_TIMEOUT="15", ANSIBLE_PERSISTENT_CONNECT_TIMEOUT="15")
+    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", inventory_path, name, *args], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    start = proc.stdout.find("{")
+    assert start >= 0, proc.stdout + proc.stderr
+    return proc.returncode, json.loads(proc.stdout[start:]), proc.stderr
+
+
+def task_results(report, task_name):
+    """{host: result} of the task named TASK_NAME (first play that ran it)."""
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"].split(" : ")[-1] == task_name:
+                return task["hosts"]
+    return {}
+
+
+def failure_messages(report):
+    messages = {}
+    for play in report["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("failed"):
+                    messages[host] = result.get("msg", "")
+    return messages
+
+
+def pushed(device, since=0):
+    """The configuration commands of the push, without the session's own enter/leave/save."""
+    return [c for c in device.config_sent(since) if c not in SESSION_COMMANDS]
+
+
+HARDEN = os.path.join(PLAYBOOKS, "harden_asa.yml")
+ROLLBACK = os.path.join(PLAYBOOKS, "rollback_asa.yml")
+
+
+def test_check_converge_idempotence_parallel_and_rollback(lab, tmp_path):
+    seed = lab("asa-seed", golden_config("seed_single_rule"))
+    two = lab("asa-two", golden_config("two_mail_servers"))
+    legacy = lab("asa-legacy", golden_config("legacy_group_migration"))
+    broad = lab("asa-broad", golden_config("broader_permit_deny"))
+    broad.hostvars = {"hes_asa_deny_after_permit": True}
+    devices = [seed, two, legacy, broad]
+    inv = inventory(tmp_path, devices)
+
+    rc, report, err = playbook(inv, HARDEN, "--check", "--diff")
+    assert rc == 0, (report, err)
+    planned = {h: r["commands"] for h, r in task_results(report, PLAN_TASK).items()}
+    assert sorted(planned) == sorted(d.name for d in devices) and all(planned.values())
+    for device in devices:
+        assert device.config_sent() == [], "check mode sent configuration to %s" % device.name
+    diff = task_results(report, PLAN_TASK)["asa-seed"]["diff"]
+    assert diff[-1]["prepared"].splitlines()[1:] == ["  " + c for c in planned["asa-seed"]]
+
+    marks = {d.name: len(d.records()) for d in devices}
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc == 0, (report, err)
+    for device in devices:
+        assert pushed(device, marks[device.name]) == planned[device.name]
+        sent = device.config_sent(marks[device.name])
+        assert sent[0] == "configure terminal" and sent[-1] == "write mem"
+        assert sent.count("configure terminal") == 1 and sent.count("write mem") == 1
+    assert planned["asa-legacy"][0] == "object-group network TM_HES_IP_RANGE"
+    assert not any(c.startswith("access-list") or c.startswith("no access-list")
+                   for c in planned["asa-legacy"]), "an already grouped rule was rewritten"
+    summary = next(iter(task_results(report, "Per-host summary").values()))["msg"]
+    assert "asa-seed: changed; rules replaced 1, added 0, denies 0; TM_HES_IP_RANGE members +2 -0; saved" in summary
+    assert "asa-broad: changed; rules replaced 1, added 0, denies 1" in " ".join(summary)
+    assert "asa-legacy: changed; rules replaced 0, added 0, denies 0; TM_HES_IP_RANGE members +1 -3; saved" in summary
+    assert len(os.listdir(tmp_path / "backups")) == 4
+
+    for device in devices:
+        cli = device.cli()
+        try:
+            assert cli.smtp_allowed(IN_RANGE)
+            assert not cli.smtp_allowed(ELSEWHERE)
+        finally:
+            cli.close()
+
+    marks = {d.name: len(d.records()) for d in devices}
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc == 0, (report, err)
+    assert all(not r["changed"] for r in task_results(report, PLAN_TASK).values())
+    for device in devices:
+        assert device.config_sent(marks[device.name]) == [], "idempotent run configured %s" % device.name
+
+    marks = {d.name: len(d.records()) for d in devices}
+    rc, report, err = playbook(inv, ROLLBACK)
+    assert rc == 0, (report, err)
+    for device, case in ((seed, "seed_single_rule"), (two, "two_mail_servers"),
+                         (legacy, "legacy_group_migration"), (broad, "broader_permit_deny")):
+        cli = device.cli()
+        try:
+            acl_now = cli.run("show running-config access-list")
+            groups_now = cli.run("show running-config object-group")
+        finally:
+            cli.close()
+        with open(golden_config(case), encoding="utf-8") as handle:
+            original = handle.read()
+        assert [l for l in acl_now.splitlines() if l.startswith("access-list")] == \
+            [l for l in original.splitlines() if l.startswith("access-list")]
+        want_group = [l.strip() for l in original.splitlines() if l.startswith(" network-object")
+                      and "TM_HES_IP_RANGE" in original]
+        have_group = [l.strip() for l in groups_now.splitlines() if l.startswith(" network-object")]
+        assert sorted(have_group) == sorted(want_group)
+    marks = {d.name: len(d.records()) for d in devices}
+    rc, report, err = playbook(inv, ROLLBACK)
+    assert rc == 0, (report, err)
+    for device in devices:
+        assert device.config_sent(marks[device.name]) == [], "second rollback configured %s" % device.name
+
+
+def test_make_before_break_with_packet_tracer_between_commands(lab, tmp_path):
+    """Replay the role's own plan (from a check-mode run) one command at a time, probing after each."""
+    cases = ("seed_single_rule", "acl_only_smtp_rule", "objects_and_remarks", "legacy_group_migration")
+    devices = [lab("asa-" + case.replace("_", "-"), golden_config(case)) for case in cases]
+    rc, report, err = playbook(inventory(tmp_path, devices, hes_site="us", hes_ranges=None), HARDEN, "--check")
+    assert rc == 0, (report, err)
+    plans = task_results(report, PLAN_TASK)
+    for device in devices:
+        commands = plans[device.name]["commands"]
+        assert commands
+        cli = device.cli()
+        try:
+            assert cli.smtp_allowed(IN_RANGE)
+            cli.run("configure terminal")
+            for command in commands:
+                out = cli.run(command)
+                assert "ERROR" not in out, (command, out)
+                assert cli.smtp_allowed(IN_RANGE), "%s: SMTP from the ranges dropped after %r" % (
+                    device.name, command)
+            cli.run("end")
+            assert not cli.smtp_allowed(ELSEWHERE)
+            assert "access-group" in cli.run("show running-config access-group")
+        finally:
+            cli.close()
+
+
+def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path):
+    dropped = lab("asa-drop", golden_config("seed_single_rule"))
+    refused = lab("asa-refuse", golden_config("acl_only_smtp_rule"))
+    devices = [dropped, refused]
+    inv = inventory(tmp_path, devices)
+    # configure terminal, object-group, 2 members, the new ACE: the session closes before the
+    # old ACE is removed; the other device refuses the removal itself.
+    dropped.faults(drop_after=5)
+    refused.faults(fail="^no access-list")
+
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc != 0
+    messages = failure_messages(report)
+    for device in devices:
+        assert "the push to %s failed" % device.name in messages[device.name]
+        assert "Re-run the role to converge" in messages[device.name]
+        assert "write mem" not in device.config_sent()
+    assert "ERROR" in messages["asa-refuse"]
+
+    for device in devices:
+        device.faults()
+        cli = device.cli()
+        try:
+            assert cli.smtp_allowed(IN_RANGE), "%s: SMTP from the ranges lost after the fault" % device.name
+            assert "access-group" in cli.run("show running-config access-group")
+        finally:
+            cli.close()
+
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc == 0, (report, err)
+    marks = {d.name: len(d.records()) for d in devices}
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc == 0
+    for device in devices:
+        assert device.config_sent(marks[device.name]) == []
+        cli = device.cli()
+        try:
+            assert cli.smtp_allowed(IN_RANGE)
+            assert not cli.smtp_allowed(ELSEWHERE)
+        finally:
+            cli.close()
+
+
+def test_bad_input_fails_clearly_and_sends_nothing(lab, tmp_path):
+    bad_range = lab("asa-bad-range", golden_config("seed_single_rule"))
+    bad_range.hostvars = {"hes_ranges": ["18.208.22.65/26"]}
+    bad_site = lab("asa-bad-site", golden_config("seed_single_rule"))
+    bad_site.hostvars = {"hes_ranges": None, "hes_site": ["atlantis"]}
+    no_group = lab("asa-no-group", golden_config("seed_single_rule"))
+    no_group.hostvars = {"hes_group_name": ""}
+    broad = lab("asa-broader", golden_config("broader_permit_fails"))
+    devices = [bad_range, bad_site, no_group, broad]
+    rc, report, err = playbook(inventory(tmp_path, devices), HARDEN)
+    assert rc != 0
+    messages = failure_messages(report)
+    assert "'18.208.22.65/26' has host bits set" in messages["asa-bad-range"]
+    assert "unknown site 'atlantis'" in messages["asa-bad-site"]
+    assert "hes_group_name: '' is not a valid ASA object name" in messages["asa-no-group"]
+    assert "broader permit: outside_in line 3 'extended permit ip any host 203.0.113.25'" \
+        in messages["asa-broader"]
+    for device in devices:
+        assert device.config_sent() == [], device.name
+    assert bad_range.records() == [] and bad_site.records() == [], "the device was contacted"
+    assert not os.path.exists(tmp_path / "backups")
