@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for emailsec.hes.verify_hes_probes: pure, on the controller (see plugins/modules/)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import NftablesError
+
+ARGUMENT_SPEC = dict(
+    vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),
+    config=dict(type="raw", required=True),
+    ranges=dict(type="list", elements="str", required=True),
+    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
+    mail_servers=dict(type="list", elements="str", default=[]),
+    other_ports=dict(type="dict"),
+    complement_samples=dict(type="int", default=8),
+    seed=dict(type="str", default="emailsec.hes"),
+    interfaces=dict(type="list", elements="str", default=["outside"]),
+    zones=dict(type="dict", default={}),
+    packet_tracer_xml=dict(type="bool", default=False),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        del validation
+        try:
+            planned = hv.plan(args["vendor"], args["config"], args["ranges"], args["group_name"],
+                              mail_servers=args["mail_servers"], other_ports=args["other_ports"],
+                              complement_samples=args["complement_samples"], seed=args["seed"],
+                              interfaces=args["interfaces"], zones=args["zones"],
+                              packet_tracer_xml=args["packet_tracer_xml"])
+        except (hv.VerifyError, NftablesError) as exc:
+            result.update(failed=True, msg="emailsec.hes.verify_hes_probes: %s" % to_native(exc))
+            return result
+        result.update(planned)
+        result["changed"] = False
+        return result

@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin for emailsec.hes.verify_hes_report: judges on the controller and writes the
+reports there (see plugins/modules/ for the documentation)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import json
+import os
+import tempfile
+
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import NftablesError
+
+ARGUMENT_SPEC = dict(
+    vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),
+    host=dict(type="str", required=True),
+    config=dict(type="raw", required=True),
+    answers=dict(type="list", elements="raw", default=[]),
+    probes=dict(type="list", elements="dict", required=True),
+    ranges=dict(type="list", elements="str", required=True),
+    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
+    mail_servers=dict(type="list", elements="str", required=True),
+    interfaces=dict(type="list", elements="str", default=["outside"]),
+    zones=dict(type="dict", default={}),
+    hook=dict(type="str", default="input", choices=["input", "forward"]),
+    report_dir=dict(type="path"),
+)
+
+
+def write_atomically(path, text):
+    """Readers (the fleet summary of another host or play) never see half a file."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, path)
+
+
+def safe_name(host):
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
+
+
+def load_reports(report_dir):
+    """Every per-host JSON report in the directory (the fleet summary's input)."""
+    reports = []
+    for name in sorted(os.listdir(report_dir)):
+        if not name.endswith(".verify.json"):
+            continue
+        with open(os.path.join(report_dir, name)) as stream:
+            try:
+                data = json.load(stream)
+            except ValueError:
+                continue
+        if isinstance(data, dict) and data.get("format") == 1 and "checks" in data:
+            reports.append(data)
+    return reports
+
+
+def write_fleet(report_dir, generated):
+    reports = load_reports(report_dir)
+    path = os.path.join(report_dir, "fleet-summary.md")
+    write_atomically(path, hv.render_fleet_markdown(reports, generated))
+    return path, reports
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        del validation
+        generated = now()
+        try:
+            report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
+                                 args["group_name"], args["mail_servers"], args["host"], generated,
+                                 interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"])
+        except (hv.VerifyError, NftablesError) as exc:
+            result.update(failed=True, msg="emailsec.hes.verify_hes_report: %s" % to_native(exc))
+            return result
+        files = {}
+        if args["report_dir"]:
+            try:
+                os.makedirs(args["report_dir"], exist_ok=True)
+                base = os.path.join(args["report_dir"], safe_name(args["host"]))
+                for suffix, text in ((".verify.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
+                                     (".verify.md", hv.render_markdown(report)),
+                                     (".verify.junit.xml", hv.render_junit(report))):
+                    write_atomically(base + suffix, text)
+                    files[suffix.split(".", 2)[2]] = base + suffix
+                files["fleet"] = write_fleet(args["report_dir"], generated)[0]
+            except OSError as exc:
+                result.update(failed=True, msg="emailsec.hes.verify_hes_report: cannot write the reports to %s: %s"
+                              % (args["report_dir"], to_native(exc)))
+                return result
+        result.update(changed=False, status=report["status"], passed=report["status"] == "pass",
+                      summary=hv.summary(report), checks=report["checks"], failures=report["failures"],
+                      files=files, message=hv.failure_message(report) if report["status"] != "pass" else
+                      "emailsec.hes.verify: %s passed %d checks (%d n/a) and %d probes" % (
+                          args["host"], len([c for c in report["checks"] if c["status"] == "pass"]),
+                          len([c for c in report["checks"] if c["status"] == "n/a"]), len(report["probes"])))
+        return result

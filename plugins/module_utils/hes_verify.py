@@ -1,0 +1,1033 @@
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Verification of an SMTP allow-list: probes, the device's verdicts, configuration checks, reports.
+
+All pure (standard library plus the collection's other module_utils):
+
+* probes: ``expand_probes`` turns the probe sources of ``hes_probes.build_probes`` into flows
+  (source x mail server x port x ingress) with the verdict each should get;
+* verdicts: ``asa_packet_tracer_commands`` / ``parse_packet_tracer`` (text and xml, 9.x and
+  9.14+), ``panos_policy_match_probes`` / ``panos_actuals``, ``nftables_actuals``; each gives one
+  ``{verdict, rule, detail}`` per probe, and ``compare`` pairs them with the expectations;
+* configuration checks: ``asa_config_checks``, ``panos_config_checks``, ``nftables_config_checks``
+  (the group holds exactly the ranges, our rule is there and active where it must be, no other
+  permit admits TCP/25 to a mail server from a source outside the ranges) and the mail server
+  discovery used in an audit (``asa_mail_servers``, ``panos_mail_servers``);
+* reports: ``build_report`` and its renderings ``render_markdown``, ``render_junit``, plus the
+  fleet table ``render_fleet_markdown``.
+
+Check ids are the same on every vendor, so that the fleet table has one column per check:
+``group_members``, ``smtp_rule``, ``no_broader_permit``, ``probes_smtp``, ``probes_other_ports``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+from ansible_collections.emailsec.hes.plugins.module_utils import hes_asa as asa
+from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as pan
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import (
+    SET_DST_V4,
+    SET_DST_V6,
+    SET_V4,
+    SET_V6,
+    TABLE_FAMILY,
+    TABLE_NAME,
+    Ruleset,
+    evaluate_tcp_probe,
+    table_model_from_json,
+)
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_probes import build_probes
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
+
+SMTP_PORT = 25
+DEFAULT_OTHER_PORTS = {587: "deny", 465: "deny", 2525: "deny", 22: "deny", 80: "deny", 443: "deny"}
+VERDICTS = ("allow", "deny")
+SOURCE_PORT = 40000
+CHECK_IDS = ("group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports")
+CHECK_TITLES = {
+    "group_members": "group holds exactly the ranges",
+    "smtp_rule": "SMTP rule from the group is active where traffic enters",
+    "no_broader_permit": "no other permit admits TCP/25 from outside the ranges",
+    "probes_smtp": "TCP/25 probes: allow from the ranges, deny from elsewhere",
+    "probes_other_ports": "other ports from the ranges get the expected verdict",
+}
+# PAN-OS asks for an application; these are what a mail server's ports carry.
+PANOS_APPLICATIONS = {25: "smtp", 465: "smtp", 587: "smtp", 2525: "smtp", 22: "ssh", 80: "web-browsing",
+                      443: "ssl"}
+PANOS_DEFAULT_APPLICATION = "unknown-tcp"
+
+
+class VerifyError(ValueError):
+    """Input verification cannot work with; the message names the value."""
+
+
+# ------------------------------------------------------------------------------------ probes
+def normalize_other_ports(other_ports):
+    """``{port: verdict}`` with int ports 1-65535 (YAML may give strings) and verdicts allow/deny."""
+    if other_ports is None:
+        return dict(DEFAULT_OTHER_PORTS)
+    if not isinstance(other_ports, dict):
+        raise VerifyError("hes_verify_other_ports: %r is not a dict of port -> allow|deny" % (other_ports,))
+    result = {}
+    for key, verdict in other_ports.items():
+        text = str(key).strip()
+        if not text.isdigit() or not 1 <= int(text) <= 65535:
+            raise VerifyError("hes_verify_other_ports: port %r is not 1-65535" % (key,))
+        if int(text) == SMTP_PORT:
+            raise VerifyError("hes_verify_other_ports: port 25 is always probed (allow from the ranges, "
+                              "deny from elsewhere); remove it from the other ports")
+        if verdict not in VERDICTS:
+            raise VerifyError("hes_verify_other_ports: verdict %r for port %s is not allow or deny"
+                              % (verdict, text))
+        result[int(text)] = verdict
+    return result
+
+
+def parse_mail_servers(mail_servers, option="hes_verify_mail_servers"):
+    """Mail server addresses (a host CIDR such as ``/32`` is accepted) as ``ipaddress`` objects."""
+    servers = []
+    for index, item in enumerate(mail_servers or []):
+        try:
+            net = ipaddress.ip_network(str(item).strip(), strict=True)
+        except ValueError:
+            raise VerifyError("%s[%d]: %r is not an IP address" % (option, index, item))
+        if net.num_addresses != 1:
+            raise VerifyError("%s[%d]: %r is a network; give the mail server's address" % (option, index, item))
+        if net.network_address not in servers:
+            servers.append(net.network_address)
+    return servers
+
+
+def expand_probes(ranges, mail_servers, other_ports=None, complement_samples=8, seed="emailsec.hes",
+                  ingress=(None,)):
+    """Every flow to ask the device about, with the verdict it should get.
+
+    Sources come from ``build_probes``; each is paired with every mail server of its address
+    family, on TCP/25 (expected as ``build_probes`` says) and, for sources inside the ranges, on
+    each other port (expected as ``other_ports`` says, default deny). ``ingress`` repeats the
+    set per entry point (ASA interface, PAN-OS zone pair); ``None`` means the device decides.
+    Returns dicts with ``id`` (``p0001``...), ``ingress``, ``source``, ``destination``,
+    ``protocol``, ``port``, ``expect``, ``kind`` and ``range``.
+    """
+    if not ranges:
+        raise VerifyError("ranges: empty list; nothing to verify against")
+    servers = parse_mail_servers(mail_servers)
+    if not servers:
+        raise VerifyError("hes_verify_mail_servers: no mail server given and none found in the "
+                          "device's configuration; name the mail servers to verify")
+    ports = normalize_other_ports(other_ports)
+    try:
+        sources = build_probes(ranges, complement_samples=int(complement_samples), seed=seed)
+    except RangeError as exc:
+        raise VerifyError(str(exc))
+    probes = []
+    for where in ingress or [None]:
+        for server in servers:
+            family = [s for s in sources if ipaddress.ip_address(s["source"]).version == server.version]
+            flows = [(s, SMTP_PORT, s["expect"]) for s in family]
+            for port in sorted(ports):
+                flows.extend((s, port, ports[port]) for s in family if s["expect"] == "allow")
+            for source, port, expect in flows:
+                probes.append({"id": "p%04d" % (len(probes) + 1), "ingress": where,
+                               "source": source["source"], "destination": str(server), "protocol": "tcp",
+                               "port": port, "expect": expect, "kind": source["kind"],
+                               "range": source["range"]})
+    if not probes:
+        raise VerifyError("no probe: the ranges (%s) and the mail servers (%s) share no address family"
+                          % (", ".join(ranges), ", ".join(str(s) for s in servers)))
+    return probes
+
+
+def compare(probes, actuals):
+    """Pair each probe with its actual ``{verdict, rule, detail}``; adds ``actual`` and ``ok``."""
+    if len(probes) != len(actuals):
+        raise VerifyError("got %d verdicts for %d probes" % (len(actuals), len(probes)))
+    results = []
+    for probe, actual in zip(probes, actuals):
+        row = dict(probe)
+        row.update(actual=actual["verdict"], rule=actual.get("rule"), detail=actual.get("detail"),
+                   ok=actual["verdict"] == probe["expect"])
+        results.append(row)
+    return results
+
+
+# --------------------------------------------------------------------------------------- ASA
+def asa_packet_tracer_commands(probes, xml=False):
+    """One ``packet-tracer`` command per probe, in order (all sent in one ``asa_command`` task)."""
+    suffix = " xml" if xml else ""
+    template = "packet-tracer input %s %s %s %d %s %d%s"
+    return [template % (p["ingress"], p["protocol"], p["source"], SOURCE_PORT, p["destination"], p["port"], suffix)
+            for p in probes]
+
+
+_PHASE_KEYS = {"Phase": "id", "Type": "type", "Subtype": "subtype", "Result": "result",
+               "Elapsed time": "elapsed"}
+
+
+def _parse_packet_tracer_text(text):
+    phases, result = [], {}
+    current, section = None, None
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = raw.rstrip()
+        if not line.strip():
+            section = None if section != "final" else section
+            continue
+        key, sep, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if section == "config" and sep and key == "Additional Information":
+            section = "extra"
+            continue
+        if key == "Phase" and sep:
+            current = {"id": value, "type": "", "subtype": "", "result": "", "config": [], "extra": []}
+            phases.append(current)
+            section = "phase"
+            continue
+        if key == "Result" and sep and not value:
+            section, current = "final", None
+            continue
+        if section == "phase" and sep and key in _PHASE_KEYS:
+            current[_PHASE_KEYS[key]] = value
+            continue
+        if section == "phase" and key == "Config" and sep:
+            section = "config"
+            continue
+        if section == "phase" and key == "Additional Information" and sep:
+            section = "extra"
+            continue
+        if section == "config":
+            current["config"].append(line.strip())
+        elif section == "extra":
+            current["extra"].append(line)
+        elif section == "final" and sep:
+            result[key.lower()] = line.partition(":")[2].strip()
+    return phases, result
+
+
+def _parse_packet_tracer_xml(text):
+    try:
+        root = ET.fromstring("<root>%s</root>" % text)
+    except ET.ParseError as exc:
+        raise VerifyError("packet-tracer xml output is not well-formed (%s): %s" % (exc, text[:200]))
+    phases = []
+    for phase in root.findall("Phase"):
+        phases.append({
+            "id": (phase.findtext("id") or "").strip(),
+            "type": (phase.findtext("type") or "").strip(),
+            "subtype": (phase.findtext("subtype") or "").strip(),
+            "result": (phase.findtext("result") or "").strip(),
+            "config": [c.strip() for c in (phase.findtext("config") or "").split("\n") if c.strip()],
+            "extra": [c for c in (phase.findtext("extra") or "").split("\n") if c.strip()],
+        })
+    result = {}
+    node = root.find("result")
+    if node is not None:
+        for child in node:
+            result[child.tag.lower()] = (child.text or "").strip()
+    return phases, result
+
+
+def parse_packet_tracer(output):
+    """``packet-tracer`` output (text or xml form) -> ``{action, drop_reason, phase, access_group,
+    ace, acl, input_interface, output_interface, phases}``.
+
+    ``action`` is ``allow`` or ``drop``; ``phase`` the phase that decided (the first DROP, else
+    the ACCESS-LIST phase that names an ACE); ``access_group`` and ``ace`` are that phase's
+    ``access-group ...`` and ``access-list ...`` lines (``ace`` is ``Implicit Rule`` for the
+    implicit deny); ``drop_reason`` drops the 9.14+ ``Drop-location`` suffix.
+    """
+    text = (output or "").strip()
+    if not text:
+        raise VerifyError("packet-tracer gave no output")
+    if text.startswith("<"):
+        phases, result = _parse_packet_tracer_xml(text)
+    else:
+        phases, result = _parse_packet_tracer_text(text)
+    action = (result.get("action") or "").lower()
+    if action not in ("allow", "drop"):
+        first = text.strip().split("\n")[-1]
+        raise VerifyError("packet-tracer output has no 'Action: allow|drop' line (last line: %r)" % first)
+    reason = result.get("drop-reason")
+    if reason:
+        reason = reason.split(", Drop-location:")[0].strip()
+    deciding = next((p for p in phases if p["result"].upper() == "DROP"), None)
+    if deciding is None:
+        deciding = next((p for p in phases if p["type"] == "ACCESS-LIST"
+                         and any(c.startswith("access-list ") for c in p["config"])), None)
+    if deciding is None:
+        deciding = next((p for p in reversed(phases) if p["type"] == "ACCESS-LIST"), None)
+    access_group = ace = acl = None
+    if deciding is not None:
+        access_group = next((c for c in deciding["config"] if c.startswith("access-group ")), None)
+        ace = next((c for c in deciding["config"] if c.startswith("access-list ")), None)
+        if ace is None and "Implicit Rule" in deciding["config"]:
+            ace = "Implicit Rule"
+        if ace and ace.startswith("access-list "):
+            acl = ace.split()[1]
+    return {"action": action, "drop_reason": reason or None,
+            "phase": None if deciding is None else "%s %s" % (deciding["id"], deciding["type"]),
+            "access_group": access_group, "ace": ace, "acl": acl,
+            "input_interface": result.get("input-interface"),
+            "output_interface": result.get("output-interface"), "phases": phases}
+
+
+def asa_actuals(outputs):
+    """``asa_command`` stdout list -> one ``{verdict, rule, detail}`` per probe."""
+    actuals = []
+    for output in outputs:
+        parsed = parse_packet_tracer(output)
+        rule = parsed["ace"] or parsed["phase"]
+        if parsed["access_group"] and parsed["ace"] != "Implicit Rule":
+            rule = "%s (%s)" % (parsed["ace"], parsed["access_group"])
+        detail = parsed["drop_reason"] or ("phase %s" % parsed["phase"] if parsed["phase"] else None)
+        actuals.append({"verdict": "allow" if parsed["action"] == "allow" else "deny", "rule": rule,
+                        "detail": detail})
+    return actuals
+
+
+def _bound_acls(state, interfaces):
+    """``[(acl, where)]`` for the ACLs bound inbound to ``interfaces`` and the global ACL."""
+    bound = []
+    for binding in state["access_groups"]:
+        if binding["direction"] == "in" and binding["interface"] in interfaces:
+            bound.append((binding["acl"], "in interface %s" % binding["interface"]))
+        elif binding["direction"] == "global":
+            bound.append((binding["acl"], "global"))
+    return bound
+
+
+def _smtp_destinations(ace, groups, objects):
+    nets = asa.resolve_address(ace["destination"], groups, objects) if ace["destination"] else None
+    return nets or []
+
+
+def _host_of(net):
+    if net.num_addresses == 1:
+        return net.network_address
+    return net.network_address + 1
+
+
+def asa_mail_servers(state, interfaces, group_name):
+    """Audit discovery: destinations of the active permits admitting TCP/25 from any or from the
+    group in the ACLs bound inbound to ``interfaces`` (a subnet gives its first host); when there
+    are none, of such permits anywhere, inactive ones included (a broken rule still says where
+    mail should go)."""
+    groups, objects = state["groups"], state.get("objects", {})
+    ours = {"kind": "object-group", "value": group_name}
+
+    def collect(names, strict):
+        servers = []
+        for name in names:
+            for ace in state["acls"].get(name, []):
+                if ace["source"] is None or ace.get("action") != "permit" or (strict and ace.get("inactive")):
+                    continue
+                if not asa.ace_matches_tcp_port(ace, SMTP_PORT, groups, objects):
+                    continue
+                if not (asa.source_is_anywhere(ace["source"]) or ace["source"] == ours):
+                    continue
+                for net in _smtp_destinations(ace, groups, objects):
+                    host = str(_host_of(net))
+                    if net.prefixlen and host not in servers:
+                        servers.append(host)
+        return servers
+
+    return collect([n for n, _where in _bound_acls(state, interfaces)], True) or collect(sorted(state["acls"]), False)
+
+
+def _networks(ranges):
+    return [parse_network(r, "ranges") if isinstance(r, str) else r for r in ranges]
+
+
+def _within(nets, allowed):
+    return all(any(n.version == a.version and n.subnet_of(a) for a in allowed) for n in nets)
+
+
+def _check(check_id, ok, detail, rules=None, status=None):
+    return {"id": check_id, "title": CHECK_TITLES[check_id], "status": status or ("pass" if ok else "fail"),
+            "detail": detail, "rules": rules or []}
+
+
+def _members_check(members, resolve, expected, group_label):
+    """Compare a group's members (each resolved to networks) with the expected ranges."""
+    covered = []
+    extra = []
+    for member in members:
+        nets = resolve(member)
+        if nets is None:
+            extra.append("%s (cannot be resolved)" % member)
+            continue
+        covered.extend(nets)
+        if not _within(nets, expected):
+            extra.append(member)
+    missing = [str(net) for net in expected if not _within([net], covered)]
+    problems = []
+    if missing:
+        problems.append("missing range(s) %s" % ", ".join(missing))
+    if extra:
+        problems.append("member(s) outside the ranges: %s" % "; ".join(extra))
+    if problems:
+        return _check("group_members", False, "%s: %s" % (group_label, "; ".join(problems)))
+    return _check("group_members", True, "%s holds exactly the %d range(s)" % (group_label, len(expected)))
+
+
+def _ace_label(name, ace):
+    return "access-list %s line %d %s" % (name, ace["line"], ace["text"])
+
+
+def _ace_kind(ace, groups, objects):
+    """Why a permit is broader than ours, in words."""
+    source_any = asa.source_is_anywhere(ace["source"])
+    ports = asa.ace_tcp_ports(ace, groups, objects)
+    dst_any = ace["destination"] is not None and asa.source_is_anywhere(ace["destination"])
+    if source_any and dst_any and ports == asa.ALL_PORTS:
+        return "allow-all"
+    words = []
+    words.append("source any" if source_any else "source beyond the ranges")
+    if ports == asa.ALL_PORTS:
+        words.append("all TCP ports")
+    elif ports != ((SMTP_PORT, SMTP_PORT),):
+        words.append("TCP ports %s include 25" % ",".join(
+            str(low) if low == high else "%d-%d" % (low, high) for low, high in ports))
+    return ", ".join(words)
+
+
+def _neutralized(acl, ace, server, groups, objects):
+    """An active deny above ``ace`` refuses TCP/25 from anywhere to ``server``."""
+    for other in acl:
+        if other["line"] >= ace["line"]:
+            return False
+        if other.get("action") != "deny" or other.get("inactive") or not asa.source_is_anywhere(other["source"]):
+            continue
+        if not asa.ace_matches_tcp_port(other, SMTP_PORT, groups, objects):
+            continue
+        dst = _smtp_destinations(other, groups, objects)
+        if any(server.version == d.version and server in d for d in dst):
+            return True
+    return False
+
+
+def asa_config_checks(state, ranges, group_name, interfaces, mail_servers):
+    """The configuration checks on a parsed ASA (``hes_asa.parse_device``)."""
+    expected = _networks(ranges)
+    servers = parse_mail_servers(mail_servers)
+    groups, objects = state["groups"], state.get("objects", {})
+    checks = []
+    group = groups.get(group_name)
+    if group is None:
+        checks.append(_check("group_members", False, "object-group network %s does not exist" % group_name))
+    elif group["type"] != "network":
+        checks.append(_check("group_members", False, "object-group %s is a %s group, not a network group"
+                             % (group_name, group["type"])))
+    else:
+        checks.append(_members_check(
+            group["members"], lambda m: asa.network_member(m, groups, objects),
+            expected, "object-group network %s" % group_name))
+
+    our_source = {"kind": "object-group", "value": group_name}
+    bound = _bound_acls(state, interfaces)
+    unbound = [i for i in interfaces if not any(where == "in interface %s" % i for _acl, where in bound)]
+    problems, rules = [], []
+    ours = {}     # (acl, server) -> our ACE
+    for server in servers:
+        for interface in interfaces:
+            acls = [n for n, w in bound if w in ("in interface %s" % interface, "global")]
+            found = None
+            for name in acls:
+                for ace in state["acls"].get(name, []):
+                    if ace["source"] == our_source and asa.ace_admits_tcp_port(ace, SMTP_PORT, groups, objects) \
+                            and any(server in d for d in _smtp_destinations(ace, groups, objects)
+                                    if d.version == server.version):
+                        found = (name, ace)
+                        break
+                if found:
+                    break
+            if found:
+                ours[(found[0], str(server))] = found[1]
+                rules.append(_ace_label(*found))
+                continue
+            problems.append(_missing_rule_reason(state, group_name, server, interface, acls))
+    if unbound:
+        problems.insert(0, "no access-group binds an ACL inbound to interface(s) %s" % ", ".join(unbound))
+    if problems:
+        checks.append(_check("smtp_rule", False, "; ".join(problems), rules))
+    else:
+        checks.append(_check("smtp_rule", True, "; ".join(sorted(set(rules))), rules))
+
+    broader = []
+    for name, where in bound:
+        acl = state["acls"].get(name, [])
+        for ace in acl:
+            if ace["source"] is None or not asa.ace_admits_tcp_port(ace, SMTP_PORT, groups, objects):
+                continue
+            if ace["source"] == our_source:
+                continue
+            source = asa.resolve_address(ace["source"], groups, objects)
+            if source is not None and _within(source, expected):
+                continue
+            dst = _smtp_destinations(ace, groups, objects) if ace["destination"] else []
+            hit = [s for s in servers if (not dst and ace["destination"] is not None
+                                          and ace["destination"]["kind"] not in ("host", "mask", "prefix"))
+                   or any(s.version == d.version and s in d for d in dst)]
+            hit = [s for s in hit if not _neutralized(acl, ace, s, groups, objects)]
+            if not hit:
+                continue
+            position = ""
+            mine = [a for (n, s), a in ours.items() if n == name and s in [str(h) for h in hit]]
+            if mine and ace["line"] < min(a["line"] for a in mine):
+                position = ", above our rule (line %d), shadowing it" % min(a["line"] for a in mine)
+            broader.append("%s (%s; bound %s) admits TCP/25 to %s from %s%s" % (
+                _ace_label(name, ace), _ace_kind(ace, groups, objects), where,
+                ", ".join(str(s) for s in hit), ace["source"]["value"] if ace["source"]["kind"] != "mask"
+                else ace["source"]["value"], position))
+    if broader:
+        checks.append(_check("no_broader_permit", False, "; ".join(broader),
+                             [b.split(" (")[0] for b in broader]))
+    else:
+        checks.append(_check("no_broader_permit", True, "no permit other than object-group %s admits TCP/25 "
+                             "to %s" % (group_name, ", ".join(str(s) for s in servers))))
+    return checks
+
+
+def _missing_rule_reason(state, group_name, server, interface, acls):
+    """Why no active rule from the group reaches ``server`` on ``interface``: inactive, or bound elsewhere."""
+    groups, objects = state["groups"], state.get("objects", {})
+    our_source = {"kind": "object-group", "value": group_name}
+    elsewhere = []
+    for name, aces in sorted(state["acls"].items()):
+        for ace in aces:
+            if ace["source"] != our_source or ace.get("action") != "permit" or \
+                    not asa.ace_matches_tcp_port(ace, SMTP_PORT, groups, objects):
+                continue
+            if not any(d.version == server.version and server in d for d in _smtp_destinations(ace, groups, objects)):
+                continue
+            label = _ace_label(name, ace)
+            if ace.get("inactive"):
+                elsewhere.append("%s is inactive" % label)
+            elif name not in acls:
+                where = ["%s %s" % (b["direction"], b["interface"]) for b in state["access_groups"] if b["acl"] == name]
+                elsewhere.append("%s is bound %s, not in on %s" % (label, ", ".join(where) or "nowhere", interface))
+    text = "no active permit from object-group %s to %s on interface %s" % (group_name, server, interface)
+    if elsewhere:
+        text += " (%s)" % "; ".join(elsewhere)
+    return text
+
+
+# ------------------------------------------------------------------------------------ PAN-OS
+def panos_policy_match_probes(probes):
+    """Probe dicts shaped for ``emailsec.hes.panos_hes_policy_match``."""
+    out = []
+    for probe in probes:
+        zones = probe["ingress"] or {}
+        item = {"name": probe["id"], "source": probe["source"], "destination": probe["destination"],
+                "port": probe["port"], "protocol": probe["protocol"],
+                "application": PANOS_APPLICATIONS.get(probe["port"], PANOS_DEFAULT_APPLICATION)}
+        if zones.get("from"):
+            item["from_zone"] = zones["from"]
+        if zones.get("to"):
+            item["to_zone"] = zones["to"]
+        out.append(item)
+    return out
+
+
+def panos_actuals(results):
+    """``panos_hes_policy_match`` results -> ``{verdict, rule, detail}`` per probe."""
+    actuals = []
+    for row in results:
+        if row.get("rule"):
+            rule = "%s (index %s, %s)" % (row["rule"], row.get("index"), row.get("action"))
+        else:
+            rule = "no rule matched (default deny)"
+        actuals.append({"verdict": "allow" if row.get("allowed") else "deny", "rule": rule,
+                        "detail": "application %s" % row.get("application") if row.get("application") else None})
+    return actuals
+
+
+def panos_rule_networks(state, members):
+    """The networks of a rule's source/destination members (ranges summarised), or None when a
+    member cannot be resolved (FQDN, dynamic group, unknown name)."""
+    nets = []
+    for member in members:
+        if member == "any":
+            return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+        resolved = _panos_member(state, member, set())
+        if resolved is None:
+            return None
+        nets.extend(resolved)
+    return nets
+
+
+def _panos_member(state, member, seen):
+    if member in seen:
+        return []
+    seen.add(member)
+    literal = pan._literal_networks(member)
+    if literal is None and member in state["addresses"]:
+        literal = pan._literal_networks(state["addresses"][member]["value"] or "")
+    if literal is not None:
+        nets = []
+        for item in literal:
+            if isinstance(item, tuple):
+                nets.extend(ipaddress.summarize_address_range(item[0], item[1]))
+            else:
+                nets.append(item)
+        return nets
+    group = state["groups"].get(member)
+    if group is None or group.get("dynamic"):
+        return None
+    nets = []
+    for child in group["static"]:
+        resolved = _panos_member(state, child, seen)
+        if resolved is None:
+            return None
+        nets.extend(resolved)
+    return nets
+
+
+def _zone_ok(members, zone):
+    return not zone or "any" in members or zone in members
+
+
+def _panos_rule_reaches(state, rule, server):
+    if "any" in rule["destination"]:
+        return True
+    nets = panos_rule_networks(state, rule["destination"])
+    if nets is None:
+        return True
+    hit = any(n.version == server.version and server in n for n in nets)
+    return hit != rule["negate_destination"]
+
+
+def panos_mail_servers(state, zones, group_name):
+    """Audit discovery: destinations of the enabled allow rules admitting SMTP from the untrust
+    zone with source any or the group (a subnet gives its first host); when there are none, of
+    such rules whatever their zone or state (a broken rule still says where mail should go)."""
+
+    def collect(strict):
+        servers = []
+        for rule in state["rules"]:
+            if rule["action"] != "allow" or rule["source"] not in (["any"], [group_name]):
+                continue
+            if strict and (rule["disabled"] or not _zone_ok(rule["from"], zones.get("from"))):
+                continue
+            if "any" in rule["destination"] or not pan.rule_admits_smtp(state, rule):
+                continue
+            for net in panos_rule_networks(state, rule["destination"]) or []:
+                host = str(_host_of(net))
+                if host not in servers:
+                    servers.append(host)
+        return servers
+
+    return collect(True) or collect(False)
+
+
+def panos_to_zone(state, zones, group_name):
+    """The destination zone to probe: given, else the one of the SMTP rule (group or any source)."""
+    if zones.get("to"):
+        return zones["to"]
+    for rule in state["rules"]:
+        if rule["action"] == "allow" and rule["source"] in ([group_name], ["any"]) and \
+                _zone_ok(rule["from"], zones.get("from")) and pan.rule_admits_smtp(state, rule) and \
+                len(rule["to"]) == 1 and rule["to"][0] != "any":
+            return rule["to"][0]
+    return None
+
+
+def _panos_label(rule):
+    return "rule %s (index %d)" % (rule["name"], rule["index"])
+
+
+def panos_config_checks(state, ranges, group_name, zones, mail_servers):
+    """The configuration checks on a PAN-OS running configuration read by ``hes_panos.read_state``."""
+    expected = _networks(ranges)
+    servers = parse_mail_servers(mail_servers)
+    from_zone, to_zone = zones.get("from"), zones.get("to")
+    checks = []
+    group = state["groups"].get(group_name)
+    if group is None:
+        checks.append(_check("group_members", False, "address group %s does not exist" % group_name))
+    elif group.get("dynamic"):
+        checks.append(_check("group_members", False, "address group %s is dynamic (%s); expected a static "
+                             "group of the ranges" % (group_name, group["dynamic"])))
+    else:
+        checks.append(_members_check(group["static"], lambda m: _panos_member(state, m, set()), expected,
+                                     "address group %s" % group_name))
+
+    problems, labels, ours = [], [], {}
+    for server in servers:
+        found, near = None, []
+        for rule in state["rules"]:
+            if rule["source"] != [group_name] or rule["action"] != "allow" or not pan.rule_admits_smtp(state, rule):
+                continue
+            if not _panos_rule_reaches(state, rule, server):
+                continue
+            wrong = []
+            if rule["disabled"]:
+                wrong.append("is disabled")
+            if rule["negate_source"]:
+                wrong.append("negates its source")
+            if not _zone_ok(rule["from"], from_zone):
+                wrong.append("is from zone %s, not %s" % (", ".join(rule["from"]), from_zone))
+            if not _zone_ok(rule["to"], to_zone):
+                wrong.append("is to zone %s, not %s" % (", ".join(rule["to"]), to_zone))
+            if wrong:
+                near.append("%s %s" % (_panos_label(rule), " and ".join(wrong)))
+                continue
+            found = rule
+            break
+        if found:
+            ours[str(server)] = found
+            labels.append(_panos_label(found))
+        else:
+            text = "no enabled allow rule from address group %s admits SMTP to %s%s" % (
+                group_name, server, " from zone %s" % from_zone if from_zone else "")
+            if near:
+                text += " (%s)" % "; ".join(near)
+            problems.append(text)
+    if problems:
+        checks.append(_check("smtp_rule", False, "; ".join(problems), labels))
+    else:
+        checks.append(_check("smtp_rule", True, "; ".join(sorted(set(labels))), labels))
+
+    broader = []
+    for rule in state["rules"]:
+        if rule["action"] != "allow" or rule["disabled"] or (rule["source"] == [group_name] and not rule["negate_source"]):
+            continue
+        if not _zone_ok(rule["from"], from_zone) or not _zone_ok(rule["to"], to_zone):
+            continue
+        if not pan.rule_admits_smtp(state, rule):
+            continue
+        source = panos_rule_networks(state, rule["source"])
+        if source is not None and not rule["negate_source"] and _within(source, expected):
+            continue
+        hit = [s for s in servers if _panos_rule_reaches(state, rule, s)]
+        if not hit:
+            continue
+        kind = "allow-all" if rule["source"] == ["any"] and "any" in rule["destination"] and \
+            "any" in (rule["application"] or ["any"]) and "any" in (rule["service"] or []) else \
+            "source %s" % ", ".join(rule["source"])
+        mine = [ours[str(s)]["index"] for s in hit if str(s) in ours]
+        position = ""
+        if mine and rule["index"] < min(mine):
+            position = ", above our rule (index %d), shadowing it" % min(mine)
+        servers_hit = ", ".join(str(s) for s in hit)
+        broader.append("%s (%s) admits SMTP to %s%s" % (_panos_label(rule), kind, servers_hit, position))
+    if broader:
+        checks.append(_check("no_broader_permit", False, "; ".join(broader), [b.split(" (")[0] for b in broader]))
+    else:
+        checks.append(_check("no_broader_permit", True, "no enabled allow rule other than the group's admits "
+                             "SMTP to %s" % ", ".join(str(s) for s in servers)))
+    return checks
+
+
+# ---------------------------------------------------------------------------------- nftables
+def nftables_actuals(ruleset_json, probes, hook):
+    """Decide every probe with the ruleset evaluator on ``nft -j list ruleset`` output."""
+    ruleset = Ruleset(ruleset_json)
+    actuals = []
+    for probe in probes:
+        decided = evaluate_tcp_probe(ruleset, hook, probe["source"], probe["destination"], probe["port"],
+                                     sport=SOURCE_PORT)
+        verdict = {"accept": "allow", "drop": "deny", "reject": "deny"}.get(decided["verdict"], "undecided")
+        where = decided.get("decided_by") or {}
+        rule = "%s %s %s: %s" % (where.get("family"), where.get("table"), where.get("chain"),
+                                 where.get("rule")) if where.get("table") else "no base chain at hook %s" % hook
+        detail = decided.get("reason") or ("; ".join(decided.get("assumptions") or []) or None)
+        actuals.append({"verdict": verdict, "rule": rule, "detail": detail})
+    return actuals
+
+
+def nftables_mail_servers(ruleset_json):
+    """Audit discovery: the destinations our table restricts (its destination sets, or the
+    literal ``daddr`` of its rules)."""
+    model = table_model_from_json(ruleset_json) or {"sets": {}, "chains": {}}
+    found = []
+    for name in (SET_DST_V4, SET_DST_V6):
+        found.extend(model["sets"].get(name, {}).get("elements", []))
+    for chain in model["chains"].values():
+        for rule in chain["rules"]:
+            for operand in re.findall(r"daddr\s+(\{[^}]*\}|[^@\s]\S*)", rule):
+                found.extend(token.strip() for token in operand.strip("{} ").split(","))
+    servers = []
+    for token in found:
+        try:
+            host = str(_host_of(ipaddress.ip_network(token, strict=False)))
+        except ValueError:
+            continue
+        if host not in servers:
+            servers.append(host)
+    return servers
+
+
+def nftables_config_checks(ruleset_json, ranges, hook):
+    """Our table exists with its chain at ``hook`` and its sets hold exactly the ranges. Other
+    rules are judged by the probes: the evaluator walks every base chain of every table."""
+    expected = _networks(ranges)
+    checks = []
+    model = table_model_from_json(ruleset_json)
+    if model is None:
+        checks.append(_check("group_members", False, "table %s %s does not exist" % (TABLE_FAMILY, TABLE_NAME)))
+        checks.append(_check("smtp_rule", False, "table %s %s does not exist" % (TABLE_FAMILY, TABLE_NAME)))
+    else:
+        elements = []
+        for name in (SET_V4, SET_V6):
+            elements.extend(model["sets"].get(name, {}).get("elements", []))
+        checks.append(_members_check(elements, lambda m: [ipaddress.ip_network(m, strict=False)], expected,
+                                     "sets %s/%s of table %s %s" % (SET_V4, SET_V6, TABLE_FAMILY, TABLE_NAME)))
+        chains = model["chains"]
+        at_hook = [n for n, c in sorted(chains.items()) if c.get("hook") == hook]
+        if at_hook:
+            checks.append(_check("smtp_rule", True, "chain %s at hook %s: %s" % (
+                at_hook[0], hook, "; ".join(chains[at_hook[0]]["rules"])), ["chain %s" % at_hook[0]]))
+        else:
+            checks.append(_check("smtp_rule", False, "table %s %s has no chain at hook %s (chains: %s)" % (
+                TABLE_FAMILY, TABLE_NAME, hook, ", ".join("%s at %s" % (n, c.get("hook")) for n, c in
+                                                          sorted(chains.items())) or "none")))
+    checks.append(_check("no_broader_permit", True, "judged by the probes: the evaluator walks every base "
+                         "chain at hook %s in every table" % hook, status="n/a"))
+    return checks
+
+
+# ----------------------------------------------------------------------------------- reports
+def probe_checks(results):
+    """The two probe checks from compared results."""
+    checks = []
+    for check_id, selected in (("probes_smtp", [r for r in results if r["port"] == SMTP_PORT]),
+                               ("probes_other_ports", [r for r in results if r["port"] != SMTP_PORT])):
+        failed = [r for r in selected if not r["ok"]]
+        if not selected:
+            checks.append(_check(check_id, True, "no probe", status="n/a"))
+            continue
+        detail = "%d of %d probes as expected" % (len(selected) - len(failed), len(selected))
+        if failed:
+            detail += "; first failure: %s" % describe_probe(failed[0])
+        checks.append(_check(check_id, not failed, detail, sorted(set(r["rule"] for r in failed if r["rule"]))))
+    return checks
+
+
+def describe_probe(row):
+    where = " on %s" % _ingress_text(row["ingress"]) if row.get("ingress") else ""
+    return "tcp %s -> %s:%d%s expected %s, got %s (by %s)" % (
+        row["source"], row["destination"], row["port"], where, row["expect"], row["actual"], row.get("rule") or "?")
+
+
+def _ingress_text(ingress):
+    if isinstance(ingress, dict):
+        return "%s -> %s" % (ingress.get("from") or "any", ingress.get("to") or "any")
+    return str(ingress) if ingress is not None else ""
+
+
+def build_report(host, vendor, results, checks, ranges, mail_servers, group_name, generated, extra=None):
+    """The per-host report: ``status`` is ``fail`` when a check fails."""
+    all_checks = list(checks) + probe_checks(results)
+    order = dict((cid, i) for i, cid in enumerate(CHECK_IDS))
+    all_checks.sort(key=lambda c: order.get(c["id"], len(order)))
+    failed = [c for c in all_checks if c["status"] == "fail"]
+    failures = [r for r in results if not r["ok"]]
+    report = {
+        "format": 1,
+        "host": host,
+        "vendor": vendor,
+        "generated": generated,
+        "status": "fail" if failed else "pass",
+        "group_name": group_name,
+        "ranges": list(ranges),
+        "mail_servers": [str(s) for s in mail_servers],
+        "summary": {"probes": len(results), "failed_probes": len(failures), "checks": len(all_checks),
+                    "failed_checks": [c["id"] for c in failed]},
+        "checks": all_checks,
+        "failures": failures,
+        "probes": results,
+    }
+    if extra:
+        report.update(extra)
+    return report
+
+
+def summary(report):
+    """The short form for ``set_stats`` and the play output."""
+    return {"status": report["status"], "vendor": report["vendor"],
+            "checks": dict((c["id"], c["status"]) for c in report["checks"]),
+            "probes": report["summary"]["probes"], "failed_probes": report["summary"]["failed_probes"],
+            "failed_checks": report["summary"]["failed_checks"]}
+
+
+def _md(text):
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report, max_rows=50):
+    """A per-host report in Markdown: the checks, then the failing probes, then probe counts."""
+    lines = ["# emailsec.hes verify: %s (%s): %s" % (report["host"], report["vendor"], report["status"].upper()),
+             "",
+             "- generated: %s" % report["generated"],
+             "- group: `%s`" % report["group_name"],
+             "- ranges: %s" % ", ".join("`%s`" % r for r in report["ranges"]),
+             "- mail servers: %s" % (", ".join("`%s`" % s for s in report["mail_servers"]) or "none"),
+             "- probes: %d, failed: %d" % (report["summary"]["probes"], report["summary"]["failed_probes"]),
+             "", "## Checks", "", "| check | result | detail |", "|---|---|---|"]
+    for check in report["checks"]:
+        lines.append("| %s | %s | %s |" % (check["id"], check["status"].upper(), _md(check["detail"])))
+    failures = report["failures"]
+    lines += ["", "## Failing probes", ""]
+    if not failures:
+        lines.append("None.")
+    else:
+        lines += ["| probe | ingress | source | destination | port | kind | expected | actual | decided by |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for row in failures[:max_rows]:
+            lines.append("| %s | %s | %s | %s | %d | %s | %s | %s | %s |" % (
+                row["id"], _md(_ingress_text(row["ingress"])), row["source"], row["destination"], row["port"],
+                row["kind"], row["expect"], row["actual"].upper(), _md(row.get("rule"))))
+        if len(failures) > max_rows:
+            lines.append("")
+            lines.append("%d more failing probes in the JSON report." % (len(failures) - max_rows))
+    lines += ["", "## Probes by port", "", "| port | probes | as expected | failed |", "|---|---|---|---|"]
+    for port in sorted(set(r["port"] for r in report["probes"])):
+        rows = [r for r in report["probes"] if r["port"] == port]
+        bad = len([r for r in rows if not r["ok"]])
+        lines.append("| %d | %d | %d | %d |" % (port, len(rows), len(rows) - bad, bad))
+    return "\n".join(lines) + "\n"
+
+
+def render_junit(report):
+    """JUnit XML: one test suite per host, one test case per check and per probe."""
+    host = report["host"]
+    cases = []
+    for check in report["checks"]:
+        body = ""
+        if check["status"] == "fail":
+            body = "<failure message=%s type=\"check\">%s</failure>" % (
+                quoteattr(check["detail"]), escape(check["detail"]))
+        elif check["status"] == "n/a":
+            body = "<skipped message=%s/>" % quoteattr(check["detail"])
+        cases.append("    <testcase classname=%s name=%s>%s</testcase>" % (
+            quoteattr("emailsec.hes.verify.%s.checks" % host), quoteattr(check["id"]), body))
+    for row in report["probes"]:
+        name = "%s tcp/%d %s -> %s%s (%s) expect %s" % (
+            row["id"], row["port"], row["source"], row["destination"],
+            " on %s" % _ingress_text(row["ingress"]) if row.get("ingress") else "", row["kind"], row["expect"])
+        body = ""
+        if not row["ok"]:
+            message = "expected %s, got %s by %s" % (row["expect"], row["actual"], row.get("rule"))
+            body = "<failure message=%s type=\"probe\">%s</failure>" % (quoteattr(message), escape(message))
+        cases.append("    <testcase classname=%s name=%s>%s</testcase>" % (
+            quoteattr("emailsec.hes.verify.%s.probes" % host), quoteattr(name), body))
+    failures = len([c for c in report["checks"] if c["status"] == "fail"]) + report["summary"]["failed_probes"]
+    skipped = len([c for c in report["checks"] if c["status"] == "n/a"])
+    return "\n".join([
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        "<testsuites>",
+        "  <testsuite name=%s tests=\"%d\" failures=\"%d\" errors=\"0\" skipped=\"%d\" timestamp=%s>" % (
+            quoteattr("emailsec.hes.verify %s" % host), len(cases), failures, skipped,
+            quoteattr(report["generated"])),
+    ] + cases + ["  </testsuite>", "</testsuites>"]) + "\n"
+
+
+def render_fleet_markdown(reports, generated):
+    """Hosts x checks, one row per host report, sorted by host."""
+    lines = ["# emailsec.hes verify: fleet summary", "", "- generated: %s" % generated,
+             "- hosts: %d, failing: %d" % (len(reports), len([r for r in reports if r["status"] != "pass"])),
+             "", "| host | vendor | result | %s | probes | failed probes |" % " | ".join(CHECK_IDS),
+             "|---|---|---|%s---|---|" % ("---|" * len(CHECK_IDS))]
+    for report in sorted(reports, key=lambda r: r["host"]):
+        status = dict((c["id"], c["status"].upper()) for c in report["checks"])
+        lines.append("| %s | %s | %s | %s | %d | %d |" % (
+            _md(report["host"]), report["vendor"], report["status"].upper(),
+            " | ".join(status.get(cid, "-") for cid in CHECK_IDS),
+            report["summary"]["probes"], report["summary"]["failed_probes"]))
+    failing = [r for r in sorted(reports, key=lambda r: r["host"]) if r["status"] != "pass"]
+    if failing:
+        lines += ["", "## Why", ""]
+        for report in failing:
+            for check in report["checks"]:
+                if check["status"] == "fail":
+                    lines.append("- **%s** %s: %s" % (_md(report["host"]), check["id"], _md(check["detail"])))
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------- one vendor, end to end
+VENDORS = ("asa", "panos", "nftables")
+ASA_SHOW_COMMANDS = ("show running-config object-group", "show running-config object",
+                     "show running-config access-list", "show running-config access-group")
+
+
+def _asa_state(config):
+    if isinstance(config, (list, tuple)):
+        config = dict(zip(("object_groups", "objects", "access_lists", "access_groups"), config))
+    return asa.parse_device(**config)
+
+
+def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None, complement_samples=8,
+         seed="emailsec.hes", interfaces=("outside",), zones=None, packet_tracer_xml=False):
+    """What to ask the device: mail servers (given, else discovered in ``config``), the probes and,
+    for ASA, the ``packet-tracer`` commands; for PAN-OS, the policy-match probe dicts.
+
+    ``config`` is, per vendor: ASA the outputs of ``ASA_SHOW_COMMANDS`` (list or dict), PAN-OS the
+    state of ``hes_panos.read_state`` on the running configuration, nftables ``nft -j list ruleset``.
+    """
+    if vendor not in VENDORS:
+        raise VerifyError("vendor %r is not one of %s (set hes_vendor)" % (vendor, ", ".join(VENDORS)))
+    zones = dict(zones or {})
+    discovered = not mail_servers
+    if vendor == "asa":
+        interfaces = list(interfaces or [])
+        if not interfaces:
+            raise VerifyError("hes_verify_interfaces: empty; name the interfaces where mail enters (e.g. outside)")
+        state = _asa_state(config)
+        servers = list(mail_servers or asa_mail_servers(state, interfaces, group_name))
+        ingress = interfaces
+    elif vendor == "panos":
+        zones["from"] = zones.get("from") or "untrust"
+        zones["to"] = panos_to_zone(config, zones, group_name)
+        servers = list(mail_servers or panos_mail_servers(config, zones, group_name))
+        ingress = [zones]
+    else:
+        servers = list(mail_servers or nftables_mail_servers(config))
+        ingress = [None]
+    probes = expand_probes(ranges, servers, other_ports, complement_samples, seed, ingress)
+    result = {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
+              "mail_servers_discovered": discovered, "probes": probes, "zones": zones}
+    if vendor == "asa":
+        result["commands"] = asa_packet_tracer_commands(probes, packet_tracer_xml)
+    elif vendor == "panos":
+        result["policy_match_probes"] = panos_policy_match_probes(probes)
+    return result
+
+
+def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, host, generated,
+             interfaces=("outside",), zones=None, hook="input"):
+    """The per-host report from the device's answers (ASA: ``packet-tracer`` outputs in probe
+    order; PAN-OS: ``panos_hes_policy_match`` results; nftables: ignored, ``config`` is the
+    ruleset the evaluator walks) and the configuration checks."""
+    if vendor == "asa":
+        actuals = asa_actuals(answers)
+        checks = asa_config_checks(_asa_state(config), ranges, group_name, list(interfaces), mail_servers)
+        extra = {"interfaces": list(interfaces)}
+    elif vendor == "panos":
+        actuals = panos_actuals(answers)
+        checks = panos_config_checks(config, ranges, group_name, zones or {}, mail_servers)
+        extra = {"zones": zones or {}}
+    elif vendor == "nftables":
+        actuals = nftables_actuals(config, probes, hook)
+        checks = nftables_config_checks(config, ranges, hook)
+        extra = {"hook": hook}
+    else:
+        raise VerifyError("vendor %r is not one of %s" % (vendor, ", ".join(VENDORS)))
+    return build_report(host, vendor, compare(probes, actuals), checks, ranges, mail_servers, group_name,
+                        generated, extra)
+
+
+def failure_message(report, max_probes=5):
+    """Why a host failed, in one paragraph for the play output."""
+    parts = ["%s: %s" % (c["id"], c["detail"]) for c in report["checks"] if c["status"] == "fail"]
+    for row in report["failures"][:max_probes]:
+        parts.append("probe %s: %s" % (row["id"], describe_probe(row)))
+    if len(report["failures"]) > max_probes:
+        parts.append("%d more failing probes in the report" % (len(report["failures"]) - max_probes))
+    return "emailsec.hes.verify: %s FAILED: %s" % (report["host"], " | ".join(parts))

@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: verify_hes_probes
+author: emailsec.hes maintainers (@emailsec)
+version_added: "0.1.0"
+short_description: Plan the probes that verify an SMTP allow-list on a firewall
+description:
+  - Runs on the controller (an action plugin; it needs no connection to the device).
+  - Probe sources come from the ranges (see the C(emailsec.hes.hes_probes) filter) inside each
+    range (expect allow on TCP/25), just outside each edge and from the complement (expect
+    deny); each is paired with every mail server of its address family, on TCP/25 and, for the
+    sources inside the ranges, on each port of O(other_ports).
+  - Without O(mail_servers) the mail servers are discovered in O(config) (an audit of a firewall
+    this collection never touched) - ASA the destinations of the inbound permits admitting
+    TCP/25 from any or from O(group_name); PAN-OS those of the enabled allow rules admitting SMTP
+    from the O(zones) C(from) zone; nftables the C(daddr) of the rules of our table.
+  - Returns the probes and, for ASA, one C(packet-tracer) command per probe (to send in one
+    C(cisco.asa.asa_command) task), for PAN-OS the probe dicts of
+    M(emailsec.hes.panos_hes_policy_match).
+options:
+  vendor:
+    description: The device family.
+    type: str
+    required: true
+    choices: [asa, panos, nftables]
+  config:
+    description:
+      - The device's configuration, used for the discovery of the mail servers and the PAN-OS
+        destination zone. ASA - the outputs of C(show running-config object-group), C(object),
+        C(access-list) and C(access-group), in that order (list); PAN-OS - RV(emailsec.hes.verify_hes_panos_config#module:state);
+        nftables - the output of C(nft -j list ruleset).
+    type: raw
+    required: true
+  ranges:
+    description: The allowed ranges (CIDRs), usually from the C(emailsec.hes.ranges) lookup.
+    type: list
+    elements: str
+    required: true
+  group_name:
+    description: Name of the object/address group holding the ranges.
+    type: str
+    default: TM_HES_IP_RANGE
+  mail_servers:
+    description: Mail server addresses; empty means discover them in O(config).
+    type: list
+    elements: str
+    default: []
+  other_ports:
+    description:
+      - Other TCP ports probed from inside the ranges, each with the verdict expected
+        (V(allow) or V(deny)). Unset means 587, 465, 2525, 22, 80 and 443, all V(deny).
+    type: dict
+  complement_samples:
+    description: How many addresses outside every range to probe per address family.
+    type: int
+    default: 8
+  seed:
+    description: Seed of the deterministic complement sampling.
+    type: str
+    default: emailsec.hes
+  interfaces:
+    description: ASA interfaces (nameif) where mail enters; every probe is traced on each.
+    type: list
+    elements: str
+    default: [outside]
+  zones:
+    description:
+      - PAN-OS zones, C(from) (default V(untrust)) and C(to) (default the destination zone of
+        the SMTP rule).
+    type: dict
+    default: {}
+  packet_tracer_xml:
+    description: Ask ASA C(packet-tracer) for its xml form instead of text.
+    type: bool
+    default: false
+notes:
+  - Never changes anything; supports check mode.
+seealso:
+  - module: emailsec.hes.verify_hes_report
+"""
+
+EXAMPLES = r"""
+- name: Plan the probes of an ASA
+  emailsec.hes.verify_hes_probes:
+    vendor: asa
+    config: "{{ asa_show.stdout }}"
+    ranges: "{{ query('emailsec.hes.ranges', site='us') }}"
+    interfaces: [outside]
+  register: plan
+
+- name: Ask packet-tracer about all of them in one session
+  cisco.asa.asa_command:
+    commands: "{{ plan.commands }}"
+  register: traces
+"""
+
+RETURN = r"""
+probes:
+  description:
+    - One dict per flow - C(id), C(ingress) (ASA interface, PAN-OS zones), C(source),
+      C(destination), C(protocol), C(port), C(expect) (V(allow) or V(deny)), C(kind)
+      (inside-first, inside-middle, inside-last, edge-below, edge-above, complement) and C(range).
+  returned: success
+  type: list
+  elements: dict
+mail_servers:
+  description: The mail servers probed.
+  returned: success
+  type: list
+  elements: str
+mail_servers_discovered:
+  description: True when the mail servers were found in the configuration rather than given.
+  returned: success
+  type: bool
+zones:
+  description: PAN-OS zones used (C(from), C(to)).
+  returned: success
+  type: dict
+commands:
+  description: ASA - the C(packet-tracer) commands, one per probe, in probe order.
+  returned: when O(vendor=asa)
+  type: list
+  elements: str
+  sample: ["packet-tracer input outside tcp 18.208.22.64 40000 203.0.113.25 25"]
+policy_match_probes:
+  description: PAN-OS - the probes shaped for M(emailsec.hes.panos_hes_policy_match).
+  returned: when O(vendor=panos)
+  type: list
+  elements: dict
+"""

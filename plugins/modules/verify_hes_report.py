@@ -1,0 +1,138 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: verify_hes_report
+author: emailsec.hes maintainers (@emailsec)
+version_added: "0.1.0"
+short_description: Judge a firewall's answers to the verification probes and write the reports
+description:
+  - Runs on the controller (an action plugin).
+  - Compares each probe's expected verdict with the device's own (ASA C(packet-tracer) outputs,
+    PAN-OS C(test security-policy-match) results, or for nftables the ruleset evaluator walking
+    C(nft -j list ruleset)), and runs the configuration checks - the group holds exactly the
+    ranges, an active rule from the group admits TCP/25 where mail enters, and no other permit
+    admits TCP/25 to a mail server from a source outside the ranges (naming the rule).
+  - With O(report_dir), writes C(HOST.verify.json), C(HOST.verify.md) and
+    C(HOST.verify.junit.xml) there, and refreshes C(fleet-summary.md) from every report in the
+    directory. The files are written in check mode too - they are the verification's output,
+    not a change to the device.
+  - Never fails because verification failed; the result says so (RV(passed)) and the role decides.
+options:
+  vendor:
+    description: The device family.
+    type: str
+    required: true
+    choices: [asa, panos, nftables]
+  host:
+    description: Name of the host in the reports (and of the report files).
+    type: str
+    required: true
+  config:
+    description: The device's configuration, as for M(emailsec.hes.verify_hes_probes) O(emailsec.hes.verify_hes_probes#module:config).
+    type: raw
+    required: true
+  answers:
+    description:
+      - The device's answers in probe order - ASA the C(stdout) list of the C(packet-tracer)
+        task, PAN-OS the RV(emailsec.hes.panos_hes_policy_match#module:results); unused for nftables.
+    type: list
+    elements: raw
+    default: []
+  probes:
+    description: RV(emailsec.hes.verify_hes_probes#module:probes).
+    type: list
+    elements: dict
+    required: true
+  ranges:
+    description: The allowed ranges (CIDRs).
+    type: list
+    elements: str
+    required: true
+  group_name:
+    description: Name of the object/address group holding the ranges.
+    type: str
+    default: TM_HES_IP_RANGE
+  mail_servers:
+    description: The mail servers probed.
+    type: list
+    elements: str
+    required: true
+  interfaces:
+    description: ASA interfaces where mail enters.
+    type: list
+    elements: str
+    default: [outside]
+  zones:
+    description: PAN-OS zones (C(from), C(to)).
+    type: dict
+    default: {}
+  hook:
+    description: nftables hook where the evaluator decides (V(input) for the mail host, V(forward) for a router).
+    type: str
+    default: input
+    choices: [input, forward]
+  report_dir:
+    description: Controller directory for the reports; not given means nothing is written.
+    type: path
+notes:
+  - Supports check mode.
+seealso:
+  - module: emailsec.hes.verify_hes_probes
+  - module: emailsec.hes.verify_hes_fleet
+"""
+
+EXAMPLES = r"""
+- name: Judge and write the reports
+  emailsec.hes.verify_hes_report:
+    vendor: asa
+    host: "{{ inventory_hostname }}"
+    config: "{{ asa_show.stdout }}"
+    answers: "{{ traces.stdout }}"
+    probes: "{{ plan.probes }}"
+    ranges: "{{ ranges }}"
+    mail_servers: "{{ plan.mail_servers }}"
+    report_dir: "{{ playbook_dir }}/reports"
+  register: verdict
+"""
+
+RETURN = r"""
+status:
+  description: V(pass) or V(fail).
+  returned: success
+  type: str
+passed:
+  description: True when every check passed.
+  returned: success
+  type: bool
+summary:
+  description: Status, vendor, each check's status, probe counts and the failed checks (what C(set_stats) carries).
+  returned: success
+  type: dict
+checks:
+  description:
+    - One dict per check - C(id) (group_members, smtp_rule, no_broader_permit, probes_smtp,
+      probes_other_ports), C(title), C(status) (pass, fail, n/a), C(detail) (naming the rules at fault) and C(rules).
+  returned: success
+  type: list
+  elements: dict
+failures:
+  description: The failing probes, each with C(expect), C(actual) and C(rule) (the rule that decided).
+  returned: success
+  type: list
+  elements: dict
+message:
+  description: One paragraph saying why the host failed (or that it passed).
+  returned: success
+  type: str
+files:
+  description: Paths written (C(json), C(md), C(junit.xml), C(fleet)); empty without O(report_dir).
+  returned: success
+  type: dict
+"""
