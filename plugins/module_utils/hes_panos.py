@@ -20,6 +20,17 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import parse_network
 
+try:
+    from panos.errors import PanDeviceError
+    from panos.firewall import Firewall
+    from pan.xapi import PanXapiError
+
+    HAS_PANOS = True
+    PANOS_ERRORS = (PanXapiError, PanDeviceError)
+except ImportError:
+    HAS_PANOS = False
+    PANOS_ERRORS = ()
+
 DEFAULT_GROUP = "TM_HES_IP_RANGE"
 DEFAULT_PREFIX = "TM_HES_"
 MARKER = "managed by emailsec.hes"
@@ -711,6 +722,19 @@ def provider_credentials(provider):
     if password is None and api_key is None:
         raise ValueError("provider: set password or api_key (both are empty)")
     return password, api_key
+
+
+def connect_firewall(provider, vsys, timeout):
+    """A pan-os-python Firewall for the provider dict (the caller has checked HAS_PANOS).
+
+    Raises ValueError when neither a password nor an API key is given. No request is sent yet:
+    pan-os-python generates the key lazily on the first API call.
+    """
+    password, api_key = provider_credentials(provider)
+    firewall = Firewall(provider["ip_address"], provider["username"], password,
+                        api_key=api_key, port=provider["port"], vsys=vsys)
+    firewall.timeout = timeout
+    return firewall
 
 
 def endpoint(provider):

@@ -18,40 +18,9 @@ description:
   - The firewall evaluates its B(running) (committed) policy, so commit before verifying.
   - PAN-OS answers one probe per request; that is the API's limit.
   - Read-only; never reports a change.
-requirements:
-  - pan-os-python >= 1.8 (with pan-python)
+extends_documentation_fragment:
+  - emailsec.hes.panos
 options:
-  provider:
-    description: How to reach the firewall, shaped like the C(provider) of C(paloaltonetworks.panos).
-    type: dict
-    required: true
-    suboptions:
-      ip_address:
-        description: Address or name of the firewall's management interface.
-        type: str
-        required: true
-      username:
-        description: Administrator to authenticate as when O(provider.password) is used.
-        type: str
-        default: admin
-      password:
-        description: Password of O(provider.username); one of this or O(provider.api_key) is required.
-        type: str
-      api_key:
-        description: API key; used instead of O(provider.password) when given.
-        type: str
-      port:
-        description: HTTPS port of the XML API.
-        type: int
-        default: 443
-  vsys:
-    description: Virtual system whose policy is evaluated.
-    type: str
-    default: vsys1
-  timeout:
-    description: Seconds to wait for each API answer.
-    type: int
-    default: 60
   probes:
     description:
       - The flows to test. Each is a dict with C(source) and C(destination) (IP addresses,
@@ -101,20 +70,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
 
-try:
-    from panos.firewall import Firewall
-    from pan.xapi import PanXapiError
-    from panos.errors import PanDeviceError
-    HAS_PANOS = True
-except ImportError:
-    HAS_PANOS = False
-
 
 def main():
     argument_spec = hp.provider_argument_spec()
     argument_spec.update(probes={"type": "list", "elements": "dict", "required": True})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_PANOS:
+    if not hp.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     provider = module.params["provider"]
     try:
@@ -122,17 +83,14 @@ def main():
     except hp.PanosPlanError as exc:
         module.fail_json(msg=str(exc))
     try:
-        password, api_key = hp.provider_credentials(provider)
+        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    fw = Firewall(provider["ip_address"], provider["username"], password,
-                  api_key=api_key, port=provider["port"], vsys=module.params["vsys"])
-    fw.timeout = module.params["timeout"]
     results = []
     try:
         for probe, kwargs in zip(module.params["probes"], arguments):
             results.append(hp.probe_result(probe, fw.test_security_policy_match(**kwargs)))
-    except (PanXapiError, PanDeviceError) as exc:
+    except hp.PANOS_ERRORS as exc:
         module.fail_json(msg="%s (after %d of %d probes)" % (hp.describe_error(exc, provider), len(results),
                                                              len(arguments)), results=results)
     module.exit_json(changed=False, results=results, requests=len(results))

@@ -28,43 +28,9 @@ description:
   - A run with nothing to change sends no set, edit, delete or commit request.
   - With O(backup), the module restores that backup (the value of RV(backup) of an earlier run)
     instead of converging to O(ranges).
-requirements:
-  - pan-os-python >= 1.8 (with pan-python)
+extends_documentation_fragment:
+  - emailsec.hes.panos
 options:
-  provider:
-    description:
-      - How to reach the firewall, shaped like the C(provider) of C(paloaltonetworks.panos).
-    type: dict
-    required: true
-    suboptions:
-      ip_address:
-        description: Address or name of the firewall's management interface.
-        type: str
-        required: true
-      username:
-        description:
-          - Administrator to authenticate as when O(provider.password) is used, and the
-            administrator whose changes are committed (set it to the API key's owner).
-        type: str
-        default: admin
-      password:
-        description: Password of O(provider.username); one of this or O(provider.api_key) is required.
-        type: str
-      api_key:
-        description: API key; used instead of O(provider.password) when given.
-        type: str
-      port:
-        description: HTTPS port of the XML API.
-        type: int
-        default: 443
-  vsys:
-    description: Virtual system holding the objects and rules.
-    type: str
-    default: vsys1
-  timeout:
-    description: Seconds to wait for each API answer and for the commit job.
-    type: int
-    default: 60
   ranges:
     description:
       - The allowed source ranges (CIDRs), usually from the C(emailsec.hes.ranges) lookup.
@@ -201,13 +167,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError
 
-try:
-    from panos.firewall import Firewall
-    from pan.xapi import PanXapiError
-    from panos.errors import PanDeviceError
-    HAS_PANOS = True
-except ImportError:
-    HAS_PANOS = False
 
 ADMINS_CMD = "<show><config><list><admins></admins></list></config></show>"
 LOCKS_CMD = "<show><config-locks></config-locks></show>"
@@ -227,13 +186,9 @@ class Run(object):
         self.result = {"changed": False, "commands": [], "requests": [], "diff": {}, "pending_admins": [],
                        "commit": None, "warnings_detail": []}
         try:
-            password, api_key = hp.provider_credentials(self.provider)
+            self.fw = hp.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"])
         except ValueError as exc:
             module.fail_json(msg=str(exc))
-        self.fw = Firewall(self.provider["ip_address"], self.admin, password,
-                           api_key=api_key, port=self.provider["port"],
-                           vsys=module.params["vsys"])
-        self.fw.timeout = module.params["timeout"]
 
     def call(self, name, *args, **kwargs):
         """``self.fw.<name>(...)``, or ``self.fw.xapi.<name>`` for config actions; errors become Failure.
@@ -243,7 +198,7 @@ class Run(object):
         try:
             target = self.fw if name in ("op", "commit") else self.fw.xapi
             return getattr(target, name)(*args, **kwargs)
-        except (PanXapiError, PanDeviceError) as exc:
+        except hp.PANOS_ERRORS as exc:
             raise Failure(hp.describe_error(exc, self.provider))
 
     def op(self, cmd):
@@ -381,7 +336,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[["ranges", "backup"]], required_one_of=[["ranges", "backup"]])
-    if not HAS_PANOS:
+    if not hp.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     run = Run(module)
     try:

@@ -20,40 +20,8 @@ description:
   - The running configuration is what C(test security-policy-match) evaluates, so the
     configuration checks and the probes judge the same policy.
   - Read-only; never reports a change.
-requirements:
-  - pan-os-python >= 1.8 (with pan-python)
-options:
-  provider:
-    description: How to reach the firewall, shaped like the C(provider) of C(paloaltonetworks.panos).
-    type: dict
-    required: true
-    suboptions:
-      ip_address:
-        description: Address or name of the firewall's management interface.
-        type: str
-        required: true
-      username:
-        description: Administrator to authenticate as when O(provider.password) is used.
-        type: str
-        default: admin
-      password:
-        description: Password of O(provider.username); one of this or O(provider.api_key) is required.
-        type: str
-      api_key:
-        description: API key; used instead of O(provider.password) when given.
-        type: str
-      port:
-        description: HTTPS port of the XML API.
-        type: int
-        default: 443
-  vsys:
-    description: Virtual system whose policy is read.
-    type: str
-    default: vsys1
-  timeout:
-    description: Seconds to wait for the API answer.
-    type: int
-    default: 60
+extends_documentation_fragment:
+  - emailsec.hes.panos
 notes:
   - Supports check mode (the module only reads).
 seealso:
@@ -83,27 +51,20 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
 
-try:
-    from panos.firewall import Firewall
-    from pan.xapi import PanXapiError
-    from panos.errors import PanDeviceError
-    HAS_PANOS = True
-except ImportError:
-    HAS_PANOS = False
-
 
 def main():
     module = AnsibleModule(argument_spec=hp.provider_argument_spec(), supports_check_mode=True)
-    if not HAS_PANOS:
+    if not hp.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     provider = module.params["provider"]
-    fw = Firewall(provider["ip_address"], provider["username"], provider["password"],
-                  api_key=provider["api_key"], port=provider["port"], vsys=module.params["vsys"])
-    fw.timeout = module.params["timeout"]
+    try:
+        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         fw.xapi.show("/config")
         config = fw.xapi.element_root.find("result/config")
-    except (PanXapiError, PanDeviceError) as exc:
+    except hp.PANOS_ERRORS as exc:
         module.fail_json(msg=hp.describe_error(exc, provider))
     if config is None:
         module.fail_json(msg="%s: the answer to show /config holds no <config>" % hp.endpoint(provider))
