@@ -5,12 +5,12 @@ the role's parameters (params.json); the planned commands must equal expected.co
 the findings/changes/errors expected.plan.ref. A mismatch writes `*.actual` beside the ref and
 fails with a diff; approve a change by renaming `.actual` to `.ref` (Aerleon's capture style).
 """
-import difflib
 import ipaddress
 import json
 import os
 
 import pytest
+from golden import golden_mismatch
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_asa
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
@@ -47,24 +47,6 @@ def plan_case(case):
     ranges = params.pop("ranges", None) or site_ranges(params.pop("site"))
     plan = hes_asa.plan_hardening(state_from(config), ranges, **params)
     return folder, config, ranges, params, plan
-
-
-def golden_mismatch(folder, name, actual):
-    """None when ``actual`` equals NAME.ref, else the diff (and ``actual`` written to NAME.actual)."""
-    ref = os.path.join(folder, name + ".ref")
-    out = os.path.join(folder, name + ".actual")
-    expected = None
-    if os.path.exists(ref):
-        with open(ref, encoding="utf-8") as handle:
-            expected = handle.read()
-    if actual == expected:
-        if os.path.exists(out):
-            os.remove(out)
-        return None
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(actual)
-    diff = "".join(difflib.unified_diff((expected or "").splitlines(True), actual.splitlines(True), ref, out))
-    return "%s differs (wrote %s):\n%s" % (ref, out, diff or "(missing ref)")
 
 
 @pytest.mark.parametrize("case", CASES)

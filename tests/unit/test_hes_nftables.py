@@ -10,6 +10,7 @@ import os
 import re
 
 import pytest
+from golden import assert_golden as shared_assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_nftables as nft
 
@@ -19,15 +20,7 @@ LAB_RANGES = ["198.51.100.0/25", "203.0.113.64/26"]
 
 
 def assert_golden(name, text):
-    ref = os.path.join(GOLDEN, name + ".ref")
-    actual = os.path.join(GOLDEN, name + ".actual")
-    expected = open(ref).read() if os.path.exists(ref) else None
-    if text != expected:
-        with open(actual, "w") as handle:
-            handle.write(text)
-        pytest.fail("%s differs from %s (new output written to %s)" % (name, ref, actual))
-    if os.path.exists(actual):
-        os.unlink(actual)
+    shared_assert_golden(GOLDEN, name, text)
 
 
 RENDER_CASES = {

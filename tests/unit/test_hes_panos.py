@@ -8,6 +8,7 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
+from golden import assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
 
@@ -19,16 +20,7 @@ VSYS = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='v
 
 
 def golden(name, data):
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    ref = os.path.join(GOLDEN, name + ".ref")
-    actual = os.path.join(GOLDEN, name + ".actual")
-    expected = open(ref).read() if os.path.exists(ref) else None
-    if text != expected:
-        with open(actual, "w") as handle:
-            handle.write(text)
-        pytest.fail("%s differs from %s (see %s)" % (name, ref, actual))
-    if os.path.exists(actual):
-        os.remove(actual)
+    assert_golden(GOLDEN, name, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def lab_config():

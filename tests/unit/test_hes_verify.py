@@ -6,12 +6,12 @@ xml without a single root) and expectations ``*.ref``. A mismatch writes ``*.act
 ref and fails; approve a change by renaming ``.actual`` to ``.ref``.
 """
 import copy
-import difflib
 import json
 import os
 import xml.etree.ElementTree as ET
 
 import pytest
+from golden import assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_asa as ha
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
@@ -26,17 +26,7 @@ GENERATED = "2026-01-01T00:00:00Z"
 
 
 def golden(name, actual):
-    ref = os.path.join(GOLDEN, name + ".ref")
-    out = os.path.join(GOLDEN, name + ".actual")
-    expected = open(ref).read() if os.path.exists(ref) else None
-    if actual == expected:
-        if os.path.exists(out):
-            os.remove(out)
-        return
-    with open(out, "w") as handle:
-        handle.write(actual)
-    diff = "".join(difflib.unified_diff((expected or "").splitlines(True), actual.splitlines(True), ref, out))
-    pytest.fail("golden mismatch for %s (written %s):\n%s" % (name, out, diff or "(no ref yet)"))
+    assert_golden(GOLDEN, name, actual)
 
 
 # ------------------------------------------------------------------------------- probes
