@@ -1,0 +1,113 @@
+"""`make demo` end to end (`python -m hes_lab.demo`) on a small fleet, and its failure path.
+
+The demo drives the real playbooks against the emulators; these tests assert on what it prints,
+its exit status, and that no lab process outlives it."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hes_lab import fleet
+from hes_lab.demo import PlaybookOutput
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lab_fixtures import REPO_ROOT  # noqa: E402
+
+
+def run_demo(state_dir, *args, timeout=1500):
+    done = subprocess.run([sys.executable, "-m", "hes_lab.demo", "--state", state_dir, "--quiet-tasks", *args],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+    return done
+
+
+def lab_pids(state_dir):
+    with open(os.path.join(state_dir, "state.stopped.json"), encoding="utf-8") as handle:
+        return [d["pid"] for d in json.load(handle)["devices"]]
+
+
+@pytest.mark.slow
+def test_demo_fails_verify_hardens_and_passes_on_a_small_fleet(tmp_path):
+    state_dir = str(tmp_path / "lab-run")
+    try:
+        done = run_demo(state_dir, "--asa", "1", "--panos", "1")
+    finally:
+        fleet.down(state_dir)
+    out = done.stdout
+    assert done.returncode == 0, out[-6000:] + done.stderr[-2000:]
+    # verify first fails, naming the rule that is open to any source
+    before = out[out.index("[2/7] Verify before hardening"):out.index("[3/7]")]
+    assert "asa-01     FAIL" in before and "panos-01   FAIL" in before
+    assert "open to any source: access-list outside_access_in line 1 extended permit tcp any host 203.0.113.5 eq smtp" \
+        in before
+    assert "open to any source: " in before.split("panos-01   FAIL")[1]
+    # check mode shows the commands and sends nothing
+    check = out[out.index("[3/7]"):out.index("[4/7]")]
+    assert "no access-list outside_access_in extended permit tcp any host 203.0.113.5 eq smtp" in check
+    assert "edit vsys1 rulebase security rules Inbound-SMTP source [ TM_HES_IP_RANGE ]" in check
+    assert "0 configuration commands reached the emulators" in check
+    # the change, then a second run that changes nothing
+    harden = out[out.index("[4/7]"):out.index("[5/7]")]
+    assert "asa-01: changed" in harden and "panos-01: changed" in harden
+    again = out[out.index("[5/7]"):out.index("[6/7]")]
+    assert "asa-01       0 configuration commands received" in again
+    assert "panos-01     0 configuration API requests received" in again
+    # verify passes and the fleet table says so
+    assert "OK   verify passed on all" in out
+    assert "| asa-01 | asa | PASS |" in out and "| panos-01 | panos | PASS |" in out
+    assert "fleet summary: %s" % os.path.join(state_dir, "reports", "fleet-summary.md") in out
+    assert "DEMO PASSED" in out
+    assert os.path.exists(os.path.join(state_dir, "reports", "asa-01.verify.json"))
+    assert all(not fleet.pid_alive(pid) for pid in lab_pids(state_dir))
+
+
+@pytest.mark.slow
+def test_demo_exits_non_zero_and_stops_the_lab_when_a_step_goes_wrong(tmp_path):
+    state_dir = str(tmp_path / "lab-run")
+    # an unknown site: verify cannot even resolve the ranges, so it does not fail for "any"
+    try:
+        done = run_demo(state_dir, "--asa", "1", "--panos", "0", "--netns", "no", "--site", "atlantis")
+    finally:
+        fleet.down(state_dir)
+    assert done.returncode == 1, done.stdout[-4000:]
+    assert "DEMO FAILED" in done.stdout
+    assert "[3/7]" not in done.stdout
+    assert "stopped by pid" in done.stdout
+    assert all(not fleet.pid_alive(pid) for pid in lab_pids(state_dir))
+
+
+OUTPUT = """
+PLAY [Harden] ******************************************************************
+
+TASK [emailsec.hes.asa : Plan the change (make-before-break, exact commands)] ***
+--- before: access-list outside_access_in
++++ after: access-list outside_access_in
+-access-list outside_access_in extended permit tcp any host 203.0.113.5 eq smtp
+changed: [asa-01]
+
+TASK [Per-host summary] ********************************************************
+ok: [asa-01] => {
+    "msg": [
+        "asa-01: would change"
+    ]
+}
+
+TASK [emailsec.hes.verify : Fail the host when verification failed] ************
+fatal: [asa-02]: FAILED! => {"changed": false, "msg": "asa-02 FAILED: no_broader_permit"}
+
+PLAY RECAP *********************************************************************
+asa-01                     : ok=7    changed=1    unreachable=0    failed=0    skipped=4    rescued=0    ignored=0
+asa-02                     : ok=3    changed=0    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0
+"""
+
+
+def test_playbook_output_parser_reads_diffs_results_failures_and_recap():
+    output = PlaybookOutput()
+    events = [e for e in (output.feed(line) for line in OUTPUT.splitlines(True)) if e]
+    assert [(e["status"], e["host"]) for e in events] == [("changed", "asa-01"), ("ok", "asa-01"),
+                                                          ("failed", "asa-02")]
+    assert events[0]["text"].startswith("--- before: access-list outside_access_in")
+    assert events[1]["result"] == {"msg": ["asa-01: would change"]}
+    assert events[2]["result"]["msg"] == "asa-02 FAILED: no_broader_permit"
+    assert output.recap["asa-02"]["failed"] == 1 and output.recap["asa-01"]["changed"] == 1
