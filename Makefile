@@ -67,8 +67,11 @@ molecule: setup
 demo: setup
 	$(PY) -m hes_lab.demo
 
+# N=200 takes well over an hour on 2 cores: `make bench BENCH_ARGS="--sizes 1,10,50,200"`.
+BENCH_ARGS ?= --sizes 1,10
+
 bench: setup
-	$(PY) -m hes_lab.bench
+	$(PY) -m hes_lab.bench $(BENCH_ARGS)
 
 changelog: setup
 	$(BIN)/antsibull-changelog lint
