@@ -34,9 +34,13 @@ sysdeps:
 	  else echo "note: nft/ip missing and not root: nftables tests will fail"; fi; \
 	fi
 
+# Most test time is spent waiting on SSH prompts, TLS round trips and ansible-playbook start-up,
+# not only on the CPU: pytest runs 3 workers (one test file each at a time), then lint, sanity and Molecule run side by side.
+PYTEST_WORKERS ?= 3
+
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
-	$(MAKE) --no-print-directory lint sanity molecule
+	$(PY) -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile tests
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint sanity molecule
 
 unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
@@ -59,10 +63,17 @@ sanity: setup
 	cd $(SANITY_ROOT) && git init -q && git add -A && \
 	  ansible-test sanity --python 3.11 --local --color no $(SANITY_ARGS)
 
+# The scenarios are independent (own emulator or namespaces, own state), so they run side by side;
+# each one's log is printed when all are done.
 molecule: setup
-	set -e; for s in extensions/molecule/*/molecule.yml; do \
-	  d=$$(dirname $$s); n=$$(basename $$d); [ "$$n" = default ] && continue; \
-	  echo "== molecule test -s $$n"; (cd extensions && molecule test -s $$n); done
+	@rm -rf build/molecule; mkdir -p build/molecule; \
+	for s in extensions/molecule/*/molecule.yml; do \
+	  n=$$(basename $$(dirname $$s)); [ "$$n" = default ] && continue; \
+	  ( (cd extensions && molecule test -s $$n > ../build/molecule/$$n.log 2>&1); echo $$? > build/molecule/$$n.rc ) & \
+	done; wait; fail=0; \
+	for rc in build/molecule/*.rc; do n=$$(basename $$rc .rc); \
+	  echo "== molecule test -s $$n (exit $$(cat $$rc))"; cat build/molecule/$$n.log; \
+	  [ "$$(cat $$rc)" = 0 ] || fail=1; done; exit $$fail
 
 demo: setup
 	$(PY) -m hes_lab.demo
