@@ -34,8 +34,9 @@ sysdeps:
 	  else echo "note: nft/ip missing and not root: nftables tests will fail"; fi; \
 	fi
 
-# Most test time is spent waiting on SSH prompts, TLS round trips and ansible-playbook start-up,
-# not only on the CPU: pytest runs 3 workers (one test file each at a time), then lint, sanity and Molecule run side by side.
+# Much of the test time is spent waiting on SSH prompts, TLS round trips and process start-up:
+# pytest runs 3 workers (a test file each at a time), then lint, sanity and Molecule side by side.
+# More workers do not help on 2 cores: the ansible-playbook runs then compete for the CPU.
 PYTEST_WORKERS ?= 3
 
 test: setup
