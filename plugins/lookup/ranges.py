@@ -8,7 +8,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: ranges
-author: emailsec.hes maintainers
+author: emailsec.hes maintainers (@emailsec)
 version_added: "0.1.0"
 short_description: Trend Micro HES / Email Security delivery ranges for inbound SMTP allow-lists
 description:

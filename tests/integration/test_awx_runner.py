@@ -141,7 +141,7 @@ def asa_running_config(port):
         text = until_prompt()
     finally:
         client.close()
-    lines = [line for line in text.replace("\r", "").split("\n")[1:-1]]
+    lines = text.replace("\r", "").split("\n")[1:-1]
     # The header carries the uptime-independent version but nothing that differs between runs.
     return "\n".join(line for line in lines if not line.startswith(": ")).strip()
 
@@ -182,11 +182,12 @@ MACHINE = {"username": ASA_USER, "password": ASA_PASSWORD, "become_method": "ena
 PANOS_CREDENTIAL = {"username": PANOS_USER, "password": PANOS_PASSWORD}
 
 
-def run_job(tmp_path, ident, template_entry, inventory, answers=None, runtime=None, machine=MACHINE,
+def run_job(tmp_path, ident, template_entry, inventory, answers=None, runtime=None, machine="lab",
             cloud=(("emailsec.hes PAN-OS API", PANOS_CREDENTIAL),)):
     """Launch one job the way the controller does: survey answers validated and merged with the
     template's extra vars, cloud credentials injected into the environment, machine credential
     into the command line and password prompts; then ansible-runner in the private data dir."""
+    machine = MACHINE if machine == "lab" else machine  # None: no machine credential attached
     spec = survey(template_entry)
     answers = awx_model.ui_answers(spec) if answers is None else answers
     extra_vars = awx_model.launch_extra_vars(template_entry.get("extra_vars"), spec, dict(answers, **(runtime or {})))

@@ -101,7 +101,7 @@ def playbook(name, inventory, *args, env=None, check=True):
                        ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                        ANSIBLE_CALLBACK_RESULT_FORMAT="json", **(env or {}))
     done = subprocess.run([ANSIBLE_PLAYBOOK, "-i", inventory, path, *args], cwd=REPO_ROOT,
-                          capture_output=True, text=True, env=environment, timeout=300)
+                          capture_output=True, text=True, env=environment, timeout=300, check=False)
     if check:
         assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     return done
@@ -171,8 +171,8 @@ def test_range_change_removes_only_our_stale_objects(lab):
     fw = lab()
     playbook("harden_panos.yml", fw.inventory())
     mine = fw.firewall()
-    mine.xapi.set(xpath=VSYS + "/address", element="<entry name='TM_HES_manual'><ip-netmask>192.0.2.9/32</ip-netmask>"
-                                                  "</entry>")
+    manual = "<entry name='TM_HES_manual'><ip-netmask>192.0.2.9/32</ip-netmask></entry>"
+    mine.xapi.set(xpath=VSYS + "/address", element=manual)
     mine.commit(sync=True)
     changed = playbook("harden_panos.yml", fw.inventory(hes_ranges=["18.208.22.64/26", "34.230.24.0/24"]), "--diff")
     assert "delete vsys1 address TM_HES_150.70.149.0_27" in changed.stdout

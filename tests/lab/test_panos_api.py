@@ -233,7 +233,7 @@ def test_multi_config_is_atomic(api):
 
 def wait_for_job(api, job_id):
     states = []
-    for _ in range(50):
+    for unused_attempt in range(50):
         job = api(type="op", cmd=f"<show><jobs><id>{job_id}</id></jobs></show>").find("result/job")
         states.append(job.findtext("status"))
         if states[-1] == "FIN":
@@ -364,7 +364,7 @@ def test_partial_commit_keeps_new_rule_uuid(api):
     )
     candidate_uuid = api(type="config", action="get", xpath=f"{RULES}/entry[@name='New-Rule']").find("result/entry").get("uuid")
     job = api(type="commit", action="partial", cmd="<commit><partial><admin><member>admin</member></admin></partial></commit>")
-    finished, _ = wait_for_job(api, job.findtext("result/job"))
+    finished, unused_job = wait_for_job(api, job.findtext("result/job"))
     assert finished.findtext("result") == "OK"
     running = client.lab_config(api.port, "running")
     assert running.find(".//rules/entry[@name='New-Rule']").get("uuid") == candidate_uuid

@@ -48,7 +48,7 @@ def managed(name, value):
         name, value, hp.MARKER)
 
 
-def harden_plan(config, rules=None, zones=("untrust",), servers=(), ranges=RANGES):
+def harden_plan(config, rules=None, zones=("untrust",), servers=(), ranges=tuple(RANGES)):
     state = hp.read_state(config, "vsys1")
     selected = hp.select_rules(state, rules or [], list(zones), list(servers), hp.DEFAULT_GROUP)
     desired = hp.desired_from_ranges(ranges, hp.DEFAULT_GROUP, [r["name"] for r in selected])
@@ -158,7 +158,7 @@ def test_converged_config_plans_nothing():
              % ("".join("<member>%s</member>" % hp.object_name(r) for r in reversed(RANGES)), hp.MARKER))
     config = config_with(address="".join(managed(hp.object_name(r), r) for r in RANGES), group=group,
                          rules=rule_xml("Inbound-SMTP", source=hp.DEFAULT_GROUP))
-    _, result = harden_plan(config)
+    unused_state, result = harden_plan(config)
     assert result["edits"] == [] and result["before"] == result["after"]
 
 
@@ -172,7 +172,7 @@ def test_range_change_plan_make_before_break():
              "<member>TM_HES_150.70.149.0_27</member><member>TM_HES_35.170.0.0_16</member></static></entry>")
     config = config_with(address=address, group=group,
                          rules=rule_xml("Inbound-SMTP", source=hp.DEFAULT_GROUP) + rule_xml("Second"))
-    _, result = harden_plan(config)
+    unused_state, result = harden_plan(config)
     golden("range_change", {"edits": result["edits"], "commands": hp.commands(result["edits"]),
                             "before": hp.render_view(result["before"], hp.DEFAULT_GROUP),
                             "after": hp.render_view(result["after"], hp.DEFAULT_GROUP)})
@@ -184,7 +184,7 @@ def test_range_change_plan_make_before_break():
 def test_stale_object_still_referenced_elsewhere_is_kept_with_a_warning():
     address = managed("TM_HES_35.170.0.0_16", "35.170.0.0/16")
     rules = rule_xml("Inbound-SMTP") + rule_xml("Other", source="TM_HES_35.170.0.0_16", from_zone="trust")
-    _, result = harden_plan(config_with(address=address, rules=rules), rules=["Inbound-SMTP"])
+    unused_state, result = harden_plan(config_with(address=address, rules=rules), rules=["Inbound-SMTP"])
     assert not [e for e in result["edits"] if e["action"] == "delete"]
     assert result["warnings"] == ["keeping stale object TM_HES_35.170.0.0_16: still referenced by "
                                   "rulebase security rules entry Other source"]
@@ -199,7 +199,7 @@ def test_foreign_object_with_our_name_is_refused():
 
 def test_dynamic_group_is_replaced_whole():
     group = "<entry name='TM_HES_IP_RANGE'><dynamic><filter>'hes'</filter></dynamic></entry>"
-    _, result = harden_plan(config_with(group=group, rules=rule_xml("Inbound-SMTP")))
+    unused_state, result = harden_plan(config_with(group=group, rules=rule_xml("Inbound-SMTP")))
     edit = [e for e in result["edits"] if e["kind"] == "group"][0]
     assert edit["action"] == "edit" and edit["xpath"].endswith("entry[@name='TM_HES_IP_RANGE']")
     assert "<static>" in edit["element"] and "dynamic" not in edit["element"]
@@ -212,7 +212,7 @@ def test_empty_ranges_refused():
 
 def test_many_stale_objects_are_deleted_in_chunks():
     address = "".join(managed("TM_HES_35.%d.0.0_16" % i, "35.%d.0.0/16" % i) for i in range(hp.DELETE_CHUNK + 5))
-    _, result = harden_plan(config_with(address=address, rules=rule_xml("Inbound-SMTP")))
+    unused_state, result = harden_plan(config_with(address=address, rules=rule_xml("Inbound-SMTP")))
     deletes = [e for e in result["edits"] if e["action"] == "delete"]
     assert [len(e["commands"]) for e in deletes] == [hp.DELETE_CHUNK, 5]
 
@@ -255,7 +255,7 @@ def test_pending_admins_from_dirty_markers():
 
 
 def test_diff_text_is_stable():
-    _, result = harden_plan(lab_config())
+    unused_state, result = harden_plan(lab_config())
     golden("diff", {"before": hp.render_view(result["before"], hp.DEFAULT_GROUP),
                     "after": hp.render_view(result["after"], hp.DEFAULT_GROUP)})
 

@@ -20,7 +20,7 @@ def resolver(zone, addresses=None):
 
 
 def cidrs(entries):
-    return [entry for _, entry in entries]
+    return [entry for unused_origin, entry in entries]
 
 
 def test_include_and_redirect_are_followed():

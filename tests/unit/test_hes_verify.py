@@ -83,7 +83,7 @@ def test_mail_servers_are_validated(servers, message):
 
 def test_compare_marks_mismatches():
     probes = hv.expand_probes(["18.208.22.64/26"], [MX], other_ports={}, complement_samples=0)
-    actuals = [{"verdict": "allow", "rule": "r"} for _ in probes]
+    actuals = [{"verdict": "allow", "rule": "r"}] * len(probes)
     results = hv.compare(probes, actuals)
     assert [r["ok"] for r in results] == [p["expect"] == "allow" for p in probes]
     with pytest.raises(hv.VerifyError, match="got 1 verdicts for"):
@@ -158,8 +158,8 @@ def asa_state(**changes):
 
 
 def asa_checks(state, servers=(MX,)):
-    return dict((c["id"], c) for c in hv.asa_config_checks(state, RANGES, "TM_HES_IP_RANGE", ["outside"],
-                                                          list(servers)))
+    checks = hv.asa_config_checks(state, RANGES, "TM_HES_IP_RANGE", ["outside"], list(servers))
+    return dict((c["id"], c) for c in checks)
 
 
 def test_asa_hardened_passes_and_discovers_the_mail_server():

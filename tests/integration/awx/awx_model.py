@@ -92,7 +92,7 @@ def element_errors(element, data):
         if element.get("max") not in ("", None) and len(value) > int(element["max"]):
             errors.append("'%s' value %s is too large" % (var, value))
     elif qtype == "integer":
-        if type(value) is not int:  # noqa: E721 - AWX refuses bool here too
+        if isinstance(value, bool) or not isinstance(value, int):  # AWX refuses bool here too
             return ["Value %s for '%s' expected to be an integer." % (value, var)]
         if element.get("min") not in ("", None) and value < int(element["min"]):
             errors.append("'%s' value %s is too small" % (var, value))
