@@ -984,21 +984,18 @@ class Device:
         text = self.access_groups.get((ifc, direction))
         return text.split()[1] if text else None
 
-    def group_in_use(self, name):
-        for aces in self.acls.values():
-            for ace in aces:
-                if ace.is_rule and ("object-group", name) in ace.refs():
-                    return True
-        return any(m.kind == "group" and m.args[0] == name
+    def _in_use(self, ace_ref, member_kind, name):
+        """Referenced by an ACE (as ``ace_ref NAME``) or by a group member of ``member_kind``."""
+        if any(ace.is_rule and (ace_ref, name) in ace.refs() for aces in self.acls.values() for ace in aces):
+            return True
+        return any(m.kind == member_kind and m.args[0] == name
                    for g in self.groups.values() for m in g.members)
 
+    def group_in_use(self, name):
+        return self._in_use("object-group", "group", name)
+
     def object_in_use(self, name):
-        for aces in self.acls.values():
-            for ace in aces:
-                if ace.is_rule and ("object", name) in ace.refs():
-                    return True
-        return any(m.kind == "object" and m.args[0] == name
-                   for g in self.groups.values() for m in g.members)
+        return self._in_use("object", "object", name)
 
     def _delete_acl(self, name):
         del self.acls[name]
