@@ -40,22 +40,24 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     asa_network_object,
     parse_network,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import leaks, projection, smtp_region
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import (
+    is_smtp_only,
+    leaks,
+    projection,
+    smtp_region,
+    sources_are_any,
+)
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.gate import check_plan, finding_dict
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
-    ADDRESS_MAX,
     DST,
-    SRC,
     address_intervals_text,
     address_sets,
     addresses_union,
     any_addresses,
-    interval,
     iv_covers,
     iv_intersect,
     iv_overlaps,
     no_addresses,
-    region_covers,
     region_intersect,
 )
 
@@ -336,19 +338,6 @@ def describe_bindings(config):
     return ", ".join(texts) or "none"
 
 
-def _full_family_sources(rule):
-    """The rule's sources are every address of each family it matches."""
-    sources = projection(rule.match, SRC)
-    families = [f for f in (4, 6) if sources[f]]
-    return bool(families) and all(iv_covers(sources[f], interval(0, ADDRESS_MAX[f])) for f in families)
-
-
-def smtp_only(rule):
-    """The rule's match is TCP/25 and nothing else (any sources, destinations, source ports)."""
-    return bool(rule.match) and not rule.uncertain and region_covers(
-        smtp_region(any_addresses(), any_addresses(), SMTP_PORT), rule.match)
-
-
 def find_smtp_rules(config, scope, group_name, servers_given):
     """SMTP rules in the ACLs of ``scope``: status ``replace`` (from any) or ``hardened`` (from
     our group), limited to those reaching ``servers_given`` when given."""
@@ -356,7 +345,7 @@ def find_smtp_rules(config, scope, group_name, servers_given):
     for name, bindings in scope:
         aces = dict((a["text"], a) for a in config["acls"].get(name, []))
         for rule in acl_rules(config, name):
-            if rule.action != "permit" or not smtp_only(rule):
+            if rule.action != "permit" or not is_smtp_only(rule, SMTP_PORT):
                 continue
             ace = parse_ace(rule.origin["text"], config)
             destinations = projection(rule.match, DST)
@@ -365,7 +354,7 @@ def find_smtp_rules(config, scope, group_name, servers_given):
             if ace["source"] == {"kind": "object-group", "value": group_name,
                                  "span": ace["source"]["span"]}:
                 status = "hardened"
-            elif _full_family_sources(rule):
+            elif sources_are_any(rule):
                 status = "replace"
             else:
                 continue

@@ -37,14 +37,18 @@ from itertools import product
 
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.model import PolicyError
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
+    ADDRESS_MAX,
     FAMILY,
+    SRC,
     TCP,
     Cube,
     addresses_subtract,
     any_addresses,
     interval,
+    iv_covers,
     iv_union,
     match_cubes,
+    region_covers,
     region_equal,
     region_intersect,
     region_overlaps,
@@ -217,6 +221,20 @@ def leaks(path, ranges, mail_servers, port=25):
 def blocked(path, ranges, mail_servers, port=25):
     """Q2: flows on TCP/``port`` to ``mail_servers`` from inside ``ranges`` that may not get in."""
     return _group(path.name, evaluate(path, smtp_region(ranges, mail_servers, port), "must"), "deny")
+
+
+def is_smtp_only(rule, port=25):
+    """The rule is certain and its match is TCP/``port`` and nothing else (any sources,
+    destinations, source ports, applications): the only kind of rule a planner may rewrite."""
+    return bool(rule.match) and not rule.uncertain and region_covers(
+        smtp_region(any_addresses(), any_addresses(), port), rule.match)
+
+
+def sources_are_any(rule):
+    """The rule's sources are every address of each family it matches ("from any")."""
+    sources = projection(rule.match, SRC)
+    families = [f for f in (4, 6) if sources[f]]
+    return bool(families) and all(iv_covers(sources[f], interval(0, ADDRESS_MAX[f])) for f in families)
 
 
 def admitted(path, region, mode="may"):
