@@ -14,19 +14,19 @@ __metaclass__ = type
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_asa import (
+from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import parse_running_config
+from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import (
     AsaPlanError,
-    parse_device,
     plan_hardening,
     plan_rollback,
 )
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
 
 ARGUMENT_SPEC = dict(
-    object_groups=dict(type="str", default=""),
-    objects=dict(type="str", default=""),
-    access_lists=dict(type="str", default=""),
-    access_groups=dict(type="str", default=""),
+    running_config=dict(type="str", required=True),
     ranges=dict(type="list", elements="str"),
+    allow_reserved=dict(type="bool", default=False),
+    max_prefix=dict(type="int", default=16),
     group_name=dict(type="str", default="TM_HES_IP_RANGE"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     use_global_acl=dict(type="bool", default=False),
@@ -56,7 +56,10 @@ def _diff(plan, group_name):
             "before": "".join("access-list %s %s\n" % (name, t) for t in acl["before"]),
             "after": "".join("access-list %s %s\n" % (name, t) for t in acl["after"]),
         })
-    diffs.append({"prepared": "commands:\n" + "".join("  %s\n" % c for c in plan["commands"])})
+    prepared = "commands:\n" + "".join("  %s\n" % c for c in plan["commands"])
+    if plan.get("gate"):
+        prepared += plan["gate"]["differential"] + "\n"
+    diffs.append({"prepared": prepared})
     return diffs
 
 
@@ -68,8 +71,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        state = parse_device(args["object_groups"], args["objects"], args["access_lists"],
-                             args["access_groups"])
+        state = parse_running_config(args["running_config"])
         try:
             if args["restore"] is not None:
                 plan = plan_rollback(state, args["restore"])
@@ -77,13 +79,16 @@ class ActionModule(ActionBase):
             else:
                 if args["ranges"] is None:
                     raise AsaPlanError("ranges is required unless restore is given")
+                # Defence in depth: the lookup's guards again, on whatever reached the module.
+                ranges = normalize_ranges(args["ranges"], "ranges", max_prefix=args["max_prefix"],
+                                          allow_reserved=args["allow_reserved"], aggregate=False)
                 plan = plan_hardening(
-                    state, args["ranges"], group_name=args["group_name"],
+                    state, ranges, group_name=args["group_name"],
                     interfaces=args["interfaces"], use_global_acl=args["use_global_acl"],
                     acl_name=args["acl_name"], mail_servers=args["mail_servers"],
                     add_ace_when_missing=args["add_ace_when_missing"],
                     deny_after_permit=args["deny_after_permit"])
-        except AsaPlanError as exc:
+        except (AsaPlanError, RangeError) as exc:
             result.update(failed=True, msg="emailsec.hes.asa_hes_plan: %s" % to_native(exc),
                           commands=[], errors=[to_native(exc)])
             return result

@@ -11,66 +11,69 @@ DOCUMENTATION = r"""
 module: asa_hes_plan
 author: emailsec.hes maintainers (@emailsec)
 version_added: "0.1.0"
-short_description: Plan the Cisco ASA commands that restrict inbound SMTP to the HES ranges
+short_description: Plan, and prove, the Cisco ASA commands that restrict inbound SMTP to the HES ranges
 description:
-  - Runs on the controller (action plugin) and never talks to the device. It takes the outputs
-    of C(show running-config object-group), C(show running-config object),
-    C(show running-config access-list) and C(show running-config access-group), and the
-    desired state, and returns the exact commands that make object group O(group_name) hold
-    exactly O(ranges) and replace the C(any) source of the inbound SMTP permits with that group.
+  - Runs on the controller (action plugin) and never talks to the device. It takes the output of
+    C(show running-config) and the desired state, and returns the exact commands that make object
+    group O(group_name) hold exactly O(ranges) and replace the C(any) source of the inbound SMTP
+    permits with that group.
   - "Make-before-break: group members are added before stale ones are removed (a referenced
     group is never emptied); each new ACE is inserted with C(line N) at the line of the ACE it
     replaces, before that ACE is removed (an ACL is never emptied, so its access-group binding
     is never lost)."
   - Target rules are the active C(permit) ACEs of the ACLs bound inbound to O(interfaces) (and
-    the global ACL with O(use_global_acl)) whose service is TCP/25 alone (C(eq smtp),
-    C(eq 25), a port or service object group holding only tcp/25) and whose source is C(any),
-    C(any4), C(any6) or C(0.0.0.0 0.0.0.0). A rule already sourced from the group needs no
-    change.
-  - Fails, after reporting its findings, when no rule is found (unless
-    O(add_ace_when_missing)), or when a broader permit (C(permit ip any host MAIL), a port
-    range or multi-port group containing 25, C(permit tcp any any)) admits TCP/25 from anywhere
-    to a mail server (unless O(deny_after_permit), which inserts
-    C(deny tcp any <mail server> eq smtp) right after the group's permit).
-  - With O(restore), plans the restoration of a backup returned by an earlier run instead.
+    the global ACL with O(use_global_acl)) whose match is TCP/25 and nothing else, judged by the
+    exact policy engine over every operand (objects, object-groups of every type, C(name)
+    aliases, port operators and groups) and whose sources are every address (C(any),
+    C(any4), C(any6), C(0.0.0.0 0.0.0.0), a group holding everything). A rule that admits more
+    than TCP/25 is never rewritten.
+  - "The gate: the commands are applied to the configuration as the device applies them and
+    both configurations go through the engine. The plan is refused (C(errors), the module fails)
+    unless the only verdicts that change are TCP/25 to the mail servers from outside the ranges
+    (allow to deny) and TCP/25 from the ranges (deny to allow) on the inbound interfaces, nothing
+    changes on any other interface, and afterwards nothing outside the ranges reaches a mail
+    server on TCP/25 while everything in the ranges does. A refusal names the rule and a
+    witness flow."
+  - With O(deny_after_permit), a rule broader than TCP/25 that keeps SMTP open below our permit
+    is answered by C(deny tcp any <mail server> eq smtp) right after our permit; the gate still
+    holds. With O(restore), plans the restoration of a backup returned by an earlier run instead.
   - Reports C(changed) when the device differs from the desired state, so that C(--check
-    --diff) shows the commands; the module itself changes nothing.
+    --diff) shows the commands and the verdict changes; the module itself changes nothing.
 options:
-  object_groups:
-    description: Output of C(show running-config object-group).
-    type: str
-    default: ""
-  objects:
-    description: Output of C(show running-config object) (network and service objects).
-    type: str
-    default: ""
-  access_lists:
+  running_config:
     description:
-      - Output of C(show running-config access-list). The C(show access-list) form (with
-        C(line N), hit counters and expansions) is accepted as well.
+      - Output of C(show running-config). Sections alone (C(show running-config object-group),
+        C(... access-list), ...) concatenated work too; the C(show access-list) form is accepted
+        for ACLs.
     type: str
-    default: ""
-  access_groups:
-    description: Output of C(show running-config access-group).
-    type: str
-    default: ""
+    required: true
   ranges:
     description:
-      - The allowed SMTP sources as CIDRs, usually
-        C(query('emailsec.hes.ranges', ...)). Required unless O(restore) is given.
+      - The allowed SMTP sources as CIDRs, usually C(query('emailsec.hes.ranges', ...)). They
+        are checked again here with the lookup's guards. Required unless O(restore) is given.
     type: list
     elements: str
+  allow_reserved:
+    description: Accept private and reserved ranges (the lab; a relay in private space).
+    type: bool
+    default: false
+  max_prefix:
+    description: The broadest IPv4 prefix length accepted in O(ranges) (the lookup's guard).
+    type: int
+    default: 16
   group_name:
     description: Name of the network object group holding the ranges.
     type: str
     default: TM_HES_IP_RANGE
   interfaces:
-    description: Interfaces (nameif) whose inbound ACL is hardened.
+    description:
+      - Interfaces (nameif) where mail enters; their inbound ACL is hardened. Empty with
+        O(use_global_acl) means every interface.
     type: list
     elements: str
     default: [outside]
   use_global_acl:
-    description: Also harden the ACL bound with C(access-group NAME global).
+    description: SMTP rules in the ACL bound with C(access-group NAME global) may be rewritten too.
     type: bool
     default: false
   acl_name:
@@ -79,28 +82,29 @@ options:
   mail_servers:
     description:
       - Mail server addresses or networks. Limits the rules touched to those whose destination
-        lies within them, and is where O(add_ace_when_missing) points new ACEs.
+        reaches them, and is where O(add_ace_when_missing) points new ACEs. Empty means the
+        destinations of the SMTP rules found.
     type: list
     elements: str
     default: []
   add_ace_when_missing:
     description:
       - When a mail server of O(mail_servers) has no SMTP rule, add
-        C(permit tcp object-group GROUP host MAIL eq smtp) to the (single) ACL in scope instead
-        of failing.
+        C(permit tcp object-group GROUP host MAIL eq smtp) to the (single) ACL in scope, above the
+        first entry that touches TCP/25 to it, instead of failing.
     type: bool
     default: false
   deny_after_permit:
     description:
-      - When broader permits admit TCP/25 from anywhere to a mail server, insert
-        C(deny tcp any <mail server> eq smtp) right after the group's SMTP permit instead of
-        failing.
+      - When a rule broader than TCP/25 keeps SMTP open below our permit, insert
+        C(deny tcp any <mail server> eq smtp) right after our permit instead of failing.
     type: bool
     default: false
   restore:
     description:
       - A backup (the RV(backup) of an earlier run). Plans the rollback instead of the
-        hardening; O(ranges) and the discovery options are then ignored.
+        hardening; O(ranges) and the discovery options are then ignored. Every line in it is
+        validated before it can reach a command.
     type: dict
 attributes:
   check_mode:
@@ -108,16 +112,15 @@ attributes:
     description: The module never changes anything; it reports what would change.
   diff_mode:
     support: full
-    description: Shows the group's members and each touched ACL before and after, and the commands.
+    description: Shows the group's members and each touched ACL before and after, the commands, and the verdict changes.
   platform:
     platforms: cisco.asa.asa
     support: full
-    description: Works with the outputs of any ASA 9.x; runs on the controller.
+    description: Works with the output of any ASA 9.x; runs on the controller.
 notes:
-  - Network objects used as destinations are resolved from O(objects); C(name) aliases are
-    not, so a rule to C(host NAME) is found but its mail server is not compared with
-    O(mail_servers).
-  - Source-port restrictions are ignored when classifying broader permits (conservative).
+  - The engine's model and what it does not cover (NAT, outbound ACLs, routing) are in
+    docs/safety.md. Whatever it cannot resolve from the configuration (fqdn objects,
+    time-ranges, identity matches) counts against the plan.
 seealso:
   - name: Role emailsec.hes.asa
     description: Reads the device once, calls this module, backs up, pushes once, saves once.
@@ -128,18 +131,12 @@ EXAMPLES = r"""
 - name: Read the device once
   cisco.asa.asa_command:
     commands:
-      - show running-config object-group
-      - show running-config object
-      - show running-config access-list
-      - show running-config access-group
+      - show running-config
   register: asa_show
 
 - name: Plan
   emailsec.hes.asa_hes_plan:
-    object_groups: "{{ asa_show.stdout[0] }}"
-    objects: "{{ asa_show.stdout[1] }}"
-    access_lists: "{{ asa_show.stdout[2] }}"
-    access_groups: "{{ asa_show.stdout[3] }}"
+    running_config: "{{ asa_show.stdout[0] }}"
     ranges: "{{ query('emailsec.hes.ranges', site='us') }}"
     mail_servers: [203.0.113.25]
   register: asa_plan
@@ -152,10 +149,8 @@ EXAMPLES = r"""
 
 - name: Plan the rollback of a backup
   emailsec.hes.asa_hes_plan:
-    object_groups: "{{ asa_show.stdout[0] }}"
-    access_lists: "{{ asa_show.stdout[2] }}"
-    access_groups: "{{ asa_show.stdout[3] }}"
-    restore: "{{ lookup('file', 'backups/asa1-asa-20250301T120000Z.json') | from_json }}"
+    running_config: "{{ asa_show.stdout[0] }}"
+    restore: "{{ (lookup('file', 'backup.json') | from_json).backup }}"
   register: asa_rollback
 """
 
@@ -181,10 +176,22 @@ changes:
 findings:
   description:
     - "What was found before any change: C(acls) in scope with their bindings, C(unbound)
-      interfaces, C(rules) (C(status) C(replace) or C(hardened)), C(broader_permits),
-      C(mail_servers) and the C(group) as it is."
+      interfaces, C(rules) (C(status) C(replace) or C(hardened)), C(mail_servers), the C(group)
+      as it is; and after the plan, the engine's C(leaks) (flows outside the ranges that reach a
+      mail server on TCP/25) and C(blocked) (flows from the ranges that do not), each with the
+      deciding rule and a witness, and C(notes) on what the model does not cover."
   returned: when planning the hardening
   type: dict
+gate:
+  description:
+    - "The gate's verdict: C(ok), C(differential) (one sentence: the verdict changes the plan
+      makes), C(refusals) and C(changes) (each with a witness flow and the deciding rules
+      before and after)."
+  returned: when planning the hardening
+  type: dict
+  sample:
+    ok: true
+    differential: "verdict changes: TCP/25 from outside the ranges to 203.0.113.25: allow -> deny; other flows: none"
 backup:
   description:
     - "Everything the change touches, for M(emailsec.hes.asa_hes_plan) O(restore): the group's

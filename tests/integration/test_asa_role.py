@@ -20,7 +20,7 @@ from hes_lab.asa.log import config_commands, read_log
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
 
-GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "golden", "asa")
+GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "module_utils", "asa", "golden")
 HERE = os.path.join(REPO_ROOT, "tests", "integration", "asa_role")
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
 ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
@@ -28,7 +28,7 @@ RANGES = ["18.208.22.64/26", "18.188.9.192/26"]
 IN_RANGE = "18.208.22.100"
 ELSEWHERE = "198.51.100.99"
 MX = "203.0.113.25"
-PLAN_TASK = "Plan the change (make-before-break, exact commands)"
+PLAN_TASK = "Plan the change and prove it with the policy engine (make-before-break, exact commands)"
 SESSION_COMMANDS = ("configure terminal", "end", "write mem", "write memory")
 
 
@@ -204,7 +204,9 @@ def test_check_converge_idempotence_parallel_and_rollback(lab, tmp_path):
     for device in devices:
         assert device.config_sent() == [], "check mode sent configuration to %s" % device.name
     diff = task_results(report, PLAN_TASK)["asa-seed"]["diff"]
-    assert diff[-1]["prepared"].splitlines()[1:] == ["  " + c for c in planned["asa-seed"]]
+    assert diff[-1]["prepared"].splitlines()[1:-1] == ["  " + c for c in planned["asa-seed"]]
+    assert diff[-1]["prepared"].splitlines()[-1] == (
+        "verdict changes: TCP/25 from outside the ranges to 203.0.113.25: allow -> deny; other flows: none")
 
     marks = {d.name: len(d.records()) for d in devices}
     rc, report, err = playbook(inv, HARDEN)
@@ -348,8 +350,8 @@ def test_bad_input_fails_clearly_and_sends_nothing(lab, tmp_path):
     assert "'18.208.22.65/26' has host bits set" in messages["asa-bad-range"]
     assert "unknown site 'atlantis'" in messages["asa-bad-site"]
     assert "hes_group_name: '' is not a valid ASA object name" in messages["asa-no-group"]
-    assert "broader permit: outside_in line 3 'extended permit ip any host 203.0.113.25'" \
-        in messages["asa-broader"]
+    assert "after the plan: outside_in line 3 'extended permit ip any host 203.0.113.25' admits TCP/25 " \
+        "from every source outside the ranges" in messages["asa-broader"]
     for device in devices:
         assert device.config_sent() == [], device.name
     assert bad_range.records() == [] and bad_site.records() == [], "the device was contacted"

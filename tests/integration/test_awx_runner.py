@@ -349,7 +349,7 @@ def test_check_harden_and_rollback_templates_against_the_lab(tmp_path, fleet):
     planned = host_results(check)
     assert planned[("pa01", "Plan the change on the firewall (read-only)")]["changed"] is True
     assert "object-group network TM_HES_IP_RANGE" in planned[
-        ("asa01", "Plan the change (make-before-break, exact commands)")]["commands"]
+        ("asa01", "Plan the change and prove it with the policy engine (make-before-break, exact commands)")]["commands"]
     assert "asa01: would change" in stdout(check) and "pa01: would change" in stdout(check)
 
     # Survey defaults except: do not save the ASA (the answer is the integer 0, not the text "false").

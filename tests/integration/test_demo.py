@@ -80,7 +80,7 @@ def test_demo_exits_non_zero_and_stops_the_lab_when_a_step_goes_wrong(tmp_path):
 OUTPUT = """
 PLAY [Harden] ******************************************************************
 
-TASK [emailsec.hes.asa : Plan the change (make-before-break, exact commands)] ***
+TASK [emailsec.hes.asa : Plan the change and prove it with the policy engine (make-before-break, exact commands)] ***
 --- before: access-list outside_access_in
 +++ after: access-list outside_access_in
 -access-list outside_access_in extended permit tcp any host 203.0.113.5 eq smtp

@@ -218,9 +218,18 @@ def leaks(path, ranges, mail_servers, port=25):
     return _group(path.name, evaluate(path, smtp_region(outside, mail_servers, port), "may"), "permit")
 
 
+# An SMTP client's source port is an ephemeral one (RFC 6056); Q2 asks about those only, so that a
+# rule admitting only source ports 1024-65535 is not taken for one that blocks the ranges. Q1 asks
+# about every source port: an attacker chooses.
+CLIENT_PORTS = interval(1024, 65535)
+
+
 def blocked(path, ranges, mail_servers, port=25):
-    """Q2: flows on TCP/``port`` to ``mail_servers`` from inside ``ranges`` that may not get in."""
-    return _group(path.name, evaluate(path, smtp_region(ranges, mail_servers, port), "must"), "deny")
+    """Q2: flows on TCP/``port`` to ``mail_servers`` from inside ``ranges`` (from a client source
+    port) that may not get in."""
+    region = match_cubes(ranges, mail_servers, protocols=interval(TCP, TCP), sport=CLIENT_PORTS,
+                         dport=interval(port, port))
+    return _group(path.name, evaluate(path, region, "must"), "deny")
 
 
 def is_smtp_only(rule, port=25):

@@ -88,8 +88,9 @@ def _decider(trail, verdict, default_deny="the default deny"):
     return default_deny if verdict == "deny" else "the default policy"
 
 
-def _sources_text(cubes, ranges):
+def _sources_text(cubes, ranges, kind=None):
     sources = projection(cubes, SRC)
+    listed = "; ".join(address_intervals_text(f, sources[f]) for f in (4, 6) if sources[f])
     if ranges is not None:
         outside = addresses_subtract(any_addresses(), ranges)
         present = [f for f in (4, 6) if sources[f]]
@@ -97,7 +98,11 @@ def _sources_text(cubes, ranges):
             return "every source outside the ranges"
         if present and all(sources[f] == ranges[f] for f in present):
             return "every address of the ranges"
-    return "; ".join(address_intervals_text(f, sources[f]) for f in (4, 6) if sources[f])
+        if kind == "leak":
+            return "outside the ranges: %s" % listed
+        if kind == "blocked":
+            return "part of the ranges: %s" % listed
+    return listed
 
 
 def finding_dict(finding, apps=None, kind=None, ranges=None):
@@ -110,7 +115,7 @@ def finding_dict(finding, apps=None, kind=None, ranges=None):
         data.update(verdict=finding.verdict, rule=_decider(finding.trail, finding.verdict),
                     uncertain=sorted(set(r for rule in finding.trail or () if rule is not None
                                          for r in rule.uncertain)))
-    data["sources"] = _sources_text(finding.cubes, ranges)
+    data["sources"] = _sources_text(finding.cubes, ranges, kind)
     return data
 
 
@@ -129,14 +134,14 @@ def judge(policy, inbound, ranges, mail_servers, served=None, port=25):
             data = finding_dict(finding, policy.apps, "leak", ranges)
             out["leaks"].append(data)
             out["messages"].append(
-                "%s admits TCP/%d from outside the ranges (%s), e.g. %s%s"
+                "%s admits TCP/%d from %s, e.g. %s%s"
                 % (data["rule"], port, data["sources"], data["witness_text"],
                    (" [uncertain: %s]" % "; ".join(data["uncertain"])) if data["uncertain"] else ""))
         for finding in blocked(path, ranges, (served or {}).get(name, mail_servers), port):
             data = finding_dict(finding, policy.apps, "blocked", ranges)
             out["blocked"].append(data)
             out["messages"].append(
-                "%s blocks TCP/%d from inside the ranges (%s), e.g. %s%s"
+                "%s blocks TCP/%d from %s, e.g. %s%s"
                 % (data["rule"], port, data["sources"], data["witness_text"],
                    (" [uncertain: %s]" % "; ".join(data["uncertain"])) if data["uncertain"] else ""))
     out["clean"] = not out["messages"]
@@ -197,7 +202,7 @@ def check_plan(before, after, inbound, ranges, mail_servers, served=None, port=2
     unexpected = [c for c in changes if c["kind"] == "unexpected"]
     summary = "verdict changes: %s; other flows: %s" % (
         "; ".join(parts) or "none",
-        "none" if not unexpected else "; ".join("%s %s -> %s" % (c["witness_text"], c["before"], c["after"])
+        "none" if not unexpected else "; ".join("on %s %s %s -> %s" % (c["path"], c["witness_text"], c["before"], c["after"])
                                                 for c in unexpected[:MAX_FINDINGS]))
     return {"ok": not refusals, "refusals": refusals, "differential": summary,
             "changes": changes[:MAX_FINDINGS * 5], "after": verdict}

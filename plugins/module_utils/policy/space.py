@@ -320,7 +320,9 @@ def _pick(values, dimension, family):
     for preferred in _PREFERRED_PORTS.get(dimension, ()):
         if any(low <= preferred <= high for low, high in values):
             return preferred
-    return values[0][0]
+    low, high = values[0]
+    # Port 0 is legal but a tracer may refuse it; any other value of the set proves the same.
+    return low + 1 if low == 0 and high > 0 and dimension in (SPORT, DPORT) else low
 
 
 def witness(region):
