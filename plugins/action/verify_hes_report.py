@@ -28,6 +28,8 @@ ARGUMENT_SPEC = dict(
     ranges=dict(type="list", elements="str", required=True),
     group_name=dict(type="str", default="TM_HES_IP_RANGE"),
     mail_servers=dict(type="list", elements="str", required=True),
+    mail_servers_discovered=dict(type="bool", default=False),
+    other_ports=dict(type="dict"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     hook=dict(type="str", default="input", choices=["input", "forward"]),
@@ -88,7 +90,8 @@ class ActionModule(ActionBase):
         try:
             report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
                                  args["group_name"], args["mail_servers"], args["host"], generated,
-                                 interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"])
+                                 interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"],
+                                 other_ports=args["other_ports"], discovered=args["mail_servers_discovered"])
         except (hv.VerifyError, NftablesError) as exc:
             result.update(failed=True, msg="emailsec.hes.verify_hes_report: %s" % to_native(exc))
             return result

@@ -27,10 +27,13 @@ __metaclass__ = type
 
 import ipaddress
 import re
-import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_asa as asa
+from ansible_collections.emailsec.hes.plugins.module_utils.asa import verify as asa_verify
+from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import build_policy as asa_policy
+from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import parse_running_config
+from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import address_sets
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as pan
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import (
     SET_DST_V4,
@@ -64,8 +67,7 @@ PANOS_APPLICATIONS = {25: "smtp", 465: "smtp", 587: "smtp", 2525: "smtp", 22: "s
 PANOS_DEFAULT_APPLICATION = "unknown-tcp"
 
 
-class VerifyError(ValueError):
-    """Input verification cannot work with; the message names the value."""
+VerifyError = engine_verify.VerifyError
 
 
 # ------------------------------------------------------------------------------------ probes
@@ -158,186 +160,10 @@ def compare(probes, actuals):
     return results
 
 
-# --------------------------------------------------------------------------------------- ASA
-def asa_packet_tracer_commands(probes, xml=False):
-    """One ``packet-tracer`` command per probe, in order (all sent in one ``asa_command`` task)."""
-    suffix = " xml" if xml else ""
-    template = "packet-tracer input %s %s %s %d %s %d%s"
-    return [template % (p["ingress"], p["protocol"], p["source"], SOURCE_PORT, p["destination"], p["port"], suffix)
-            for p in probes]
-
-
-_PHASE_KEYS = {"Phase": "id", "Type": "type", "Subtype": "subtype", "Result": "result",
-               "Elapsed time": "elapsed"}
-
-
-def _parse_packet_tracer_text(text):
-    phases, result = [], {}
-    current, section = None, None
-    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line = raw.rstrip()
-        if not line.strip():
-            section = None if section != "final" else section
-            continue
-        key, sep, value = line.partition(":")
-        key, value = key.strip(), value.strip()
-        if section == "config" and sep and key == "Additional Information":
-            section = "extra"
-            continue
-        if key == "Phase" and sep:
-            current = {"id": value, "type": "", "subtype": "", "result": "", "config": [], "extra": []}
-            phases.append(current)
-            section = "phase"
-            continue
-        if key == "Result" and sep and not value:
-            section, current = "final", None
-            continue
-        if section == "phase" and sep and key in _PHASE_KEYS:
-            current[_PHASE_KEYS[key]] = value
-            continue
-        if section == "phase" and key == "Config" and sep:
-            section = "config"
-            continue
-        if section == "phase" and key == "Additional Information" and sep:
-            section = "extra"
-            continue
-        if section == "config":
-            current["config"].append(line.strip())
-        elif section == "extra":
-            current["extra"].append(line)
-        elif section == "final" and sep:
-            result[key.lower()] = line.partition(":")[2].strip()
-    return phases, result
-
-
-def _parse_packet_tracer_xml(text):
-    try:
-        root = ET.fromstring("<root>%s</root>" % text)
-    except ET.ParseError as exc:
-        raise VerifyError("packet-tracer xml output is not well-formed (%s): %s" % (exc, text[:200]))
-    phases = []
-    for phase in root.findall("Phase"):
-        phases.append({
-            "id": (phase.findtext("id") or "").strip(),
-            "type": (phase.findtext("type") or "").strip(),
-            "subtype": (phase.findtext("subtype") or "").strip(),
-            "result": (phase.findtext("result") or "").strip(),
-            "config": [c.strip() for c in (phase.findtext("config") or "").split("\n") if c.strip()],
-            "extra": [c for c in (phase.findtext("extra") or "").split("\n") if c.strip()],
-        })
-    result = {}
-    node = root.find("result")
-    if node is not None:
-        for child in node:
-            result[child.tag.lower()] = (child.text or "").strip()
-    return phases, result
-
-
-def parse_packet_tracer(output):
-    """``packet-tracer`` output (text or xml form) -> ``{action, drop_reason, phase, access_group,
-    ace, acl, input_interface, output_interface, phases}``.
-
-    ``action`` is ``allow`` or ``drop``; ``phase`` the phase that decided (the first DROP, else
-    the ACCESS-LIST phase that names an ACE); ``access_group`` and ``ace`` are that phase's
-    ``access-group ...`` and ``access-list ...`` lines (``ace`` is ``Implicit Rule`` for the
-    implicit deny); ``drop_reason`` drops the 9.14+ ``Drop-location`` suffix.
-    """
-    text = (output or "").strip()
-    if not text:
-        raise VerifyError("packet-tracer gave no output")
-    if text.startswith("<"):
-        phases, result = _parse_packet_tracer_xml(text)
-    else:
-        phases, result = _parse_packet_tracer_text(text)
-    action = (result.get("action") or "").lower()
-    if action not in ("allow", "drop"):
-        first = text.strip().split("\n")[-1]
-        raise VerifyError("packet-tracer output has no 'Action: allow|drop' line (last line: %r)" % first)
-    reason = result.get("drop-reason")
-    if reason:
-        reason = reason.split(", Drop-location:")[0].strip()
-    deciding = next((p for p in phases if p["result"].upper() == "DROP"), None)
-    if deciding is None:
-        deciding = next((p for p in phases if p["type"] == "ACCESS-LIST"
-                         and any(c.startswith("access-list ") for c in p["config"])), None)
-    if deciding is None:
-        deciding = next((p for p in reversed(phases) if p["type"] == "ACCESS-LIST"), None)
-    access_group = ace = acl = None
-    if deciding is not None:
-        access_group = next((c for c in deciding["config"] if c.startswith("access-group ")), None)
-        ace = next((c for c in deciding["config"] if c.startswith("access-list ")), None)
-        if ace is None and "Implicit Rule" in deciding["config"]:
-            ace = "Implicit Rule"
-        if ace and ace.startswith("access-list "):
-            acl = ace.split()[1]
-    return {"action": action, "drop_reason": reason or None,
-            "phase": None if deciding is None else "%s %s" % (deciding["id"], deciding["type"]),
-            "access_group": access_group, "ace": ace, "acl": acl,
-            "input_interface": result.get("input-interface"),
-            "output_interface": result.get("output-interface"), "phases": phases}
-
-
-def asa_actuals(outputs):
-    """``asa_command`` stdout list -> one ``{verdict, rule, detail}`` per probe."""
-    actuals = []
-    for output in outputs:
-        parsed = parse_packet_tracer(output)
-        rule = parsed["ace"] or parsed["phase"]
-        if parsed["access_group"] and parsed["ace"] != "Implicit Rule":
-            rule = "%s (%s)" % (parsed["ace"], parsed["access_group"])
-        detail = parsed["drop_reason"] or ("phase %s" % parsed["phase"] if parsed["phase"] else None)
-        actuals.append({"verdict": "allow" if parsed["action"] == "allow" else "deny", "rule": rule,
-                        "detail": detail})
-    return actuals
-
-
-def _bound_acls(state, interfaces):
-    """``[(acl, where)]`` for the ACLs bound inbound to ``interfaces`` and the global ACL."""
-    bound = []
-    for binding in state["access_groups"]:
-        if binding["direction"] == "in" and binding["interface"] in interfaces:
-            bound.append((binding["acl"], "in interface %s" % binding["interface"]))
-        elif binding["direction"] == "global":
-            bound.append((binding["acl"], "global"))
-    return bound
-
-
-def _smtp_destinations(ace, groups, objects):
-    nets = asa.resolve_address(ace["destination"], groups, objects) if ace["destination"] else None
-    return nets or []
-
-
 def _host_of(net):
     if net.num_addresses == 1:
         return net.network_address
     return net.network_address + 1
-
-
-def asa_mail_servers(state, interfaces, group_name):
-    """Audit discovery: destinations of the active permits admitting TCP/25 from any or from the
-    group in the ACLs bound inbound to ``interfaces`` (a subnet gives its first host); when there
-    are none, of such permits anywhere, inactive ones included (a broken rule still says where
-    mail should go)."""
-    groups, objects = state["groups"], state.get("objects", {})
-    ours = {"kind": "object-group", "value": group_name}
-
-    def collect(names, strict):
-        servers = []
-        for name in names:
-            for ace in state["acls"].get(name, []):
-                if ace["source"] is None or ace.get("action") != "permit" or (strict and ace.get("inactive")):
-                    continue
-                if not asa.ace_matches_tcp_port(ace, SMTP_PORT, groups, objects):
-                    continue
-                if not (asa.source_is_anywhere(ace["source"]) or ace["source"] == ours):
-                    continue
-                for net in _smtp_destinations(ace, groups, objects):
-                    host = str(_host_of(net))
-                    if net.prefixlen and host not in servers:
-                        servers.append(host)
-        return servers
-
-    return collect([n for n, _where in _bound_acls(state, interfaces)], True) or collect(sorted(state["acls"]), False)
 
 
 def _networks(ranges):
@@ -374,148 +200,6 @@ def _members_check(members, resolve, expected, group_label):
     if problems:
         return _check("group_members", False, "%s: %s" % (group_label, "; ".join(problems)))
     return _check("group_members", True, "%s holds exactly the %d range(s)" % (group_label, len(expected)))
-
-
-def _ace_label(name, ace):
-    return "access-list %s line %d %s" % (name, ace["line"], ace["text"])
-
-
-def _ace_kind(ace, groups, objects):
-    """Why a permit is broader than ours, in words."""
-    source_any = asa.source_is_anywhere(ace["source"])
-    ports = asa.ace_tcp_ports(ace, groups, objects)
-    dst_any = ace["destination"] is not None and asa.source_is_anywhere(ace["destination"])
-    if source_any and dst_any and ports == asa.ALL_PORTS:
-        return "allow-all"
-    words = []
-    words.append("source any" if source_any else "source beyond the ranges")
-    if ports == asa.ALL_PORTS:
-        words.append("all TCP ports")
-    elif ports != ((SMTP_PORT, SMTP_PORT),):
-        words.append("TCP ports %s include 25" % ",".join(
-            str(low) if low == high else "%d-%d" % (low, high) for low, high in ports))
-    return ", ".join(words)
-
-
-def _neutralized(acl, ace, server, groups, objects):
-    """An active deny above ``ace`` refuses TCP/25 from anywhere to ``server``."""
-    for other in acl:
-        if other["line"] >= ace["line"]:
-            return False
-        if other.get("action") != "deny" or other.get("inactive") or not asa.source_is_anywhere(other["source"]):
-            continue
-        if not asa.ace_matches_tcp_port(other, SMTP_PORT, groups, objects):
-            continue
-        dst = _smtp_destinations(other, groups, objects)
-        if any(server.version == d.version and server in d for d in dst):
-            return True
-    return False
-
-
-def asa_config_checks(state, ranges, group_name, interfaces, mail_servers):
-    """The configuration checks on a parsed ASA (``hes_asa.parse_device``)."""
-    expected = _networks(ranges)
-    servers = parse_mail_servers(mail_servers)
-    groups, objects = state["groups"], state.get("objects", {})
-    checks = []
-    group = groups.get(group_name)
-    if group is None:
-        checks.append(_check("group_members", False, "object-group network %s does not exist" % group_name))
-    elif group["type"] != "network":
-        checks.append(_check("group_members", False, "object-group %s is a %s group, not a network group"
-                             % (group_name, group["type"])))
-    else:
-        checks.append(_members_check(
-            group["members"], lambda m: asa.network_member(m, groups, objects),
-            expected, "object-group network %s" % group_name))
-
-    our_source = {"kind": "object-group", "value": group_name}
-    bound = _bound_acls(state, interfaces)
-    unbound = [i for i in interfaces if not any(where == "in interface %s" % i for _acl, where in bound)]
-    problems, rules = [], []
-    ours = {}     # (acl, server) -> our ACE
-    for server in servers:
-        for interface in interfaces:
-            acls = [n for n, w in bound if w in ("in interface %s" % interface, "global")]
-            found = None
-            for name in acls:
-                for ace in state["acls"].get(name, []):
-                    if ace["source"] == our_source and asa.ace_admits_tcp_port(ace, SMTP_PORT, groups, objects) \
-                            and any(server in d for d in _smtp_destinations(ace, groups, objects)
-                                    if d.version == server.version):
-                        found = (name, ace)
-                        break
-                if found:
-                    break
-            if found:
-                ours[(found[0], str(server))] = found[1]
-                rules.append(_ace_label(*found))
-                continue
-            problems.append(_missing_rule_reason(state, group_name, server, interface, acls))
-    if unbound:
-        problems.insert(0, "no access-group binds an ACL inbound to interface(s) %s" % ", ".join(unbound))
-    if problems:
-        checks.append(_check("smtp_rule", False, "; ".join(problems), rules))
-    else:
-        checks.append(_check("smtp_rule", True, "; ".join(sorted(set(rules))), rules))
-
-    broader = []
-    for name, where in bound:
-        acl = state["acls"].get(name, [])
-        for ace in acl:
-            if ace["source"] is None or not asa.ace_admits_tcp_port(ace, SMTP_PORT, groups, objects):
-                continue
-            if ace["source"] == our_source:
-                continue
-            source = asa.resolve_address(ace["source"], groups, objects)
-            if source is not None and _within(source, expected):
-                continue
-            dst = _smtp_destinations(ace, groups, objects) if ace["destination"] else []
-            hit = [s for s in servers if (not dst and ace["destination"] is not None
-                                          and ace["destination"]["kind"] not in ("host", "mask", "prefix"))
-                   or any(s.version == d.version and s in d for d in dst)]
-            hit = [s for s in hit if not _neutralized(acl, ace, s, groups, objects)]
-            if not hit:
-                continue
-            position = ""
-            mine = [a for (n, s), a in ours.items() if n == name and s in [str(h) for h in hit]]
-            if mine and ace["line"] < min(a["line"] for a in mine):
-                position = ", above our rule (line %d), shadowing it" % min(a["line"] for a in mine)
-            broader.append("%s (%s; bound %s) admits TCP/25 to %s from %s%s" % (
-                _ace_label(name, ace), _ace_kind(ace, groups, objects), where,
-                ", ".join(str(s) for s in hit), ace["source"]["value"] if ace["source"]["kind"] != "mask"
-                else ace["source"]["value"], position))
-    if broader:
-        checks.append(_check("no_broader_permit", False, "; ".join(broader),
-                             [b.split(" (")[0] for b in broader]))
-    else:
-        checks.append(_check("no_broader_permit", True, "no permit other than object-group %s admits TCP/25 "
-                             "to %s" % (group_name, ", ".join(str(s) for s in servers))))
-    return checks
-
-
-def _missing_rule_reason(state, group_name, server, interface, acls):
-    """Why no active rule from the group reaches ``server`` on ``interface``: inactive, or bound elsewhere."""
-    groups, objects = state["groups"], state.get("objects", {})
-    our_source = {"kind": "object-group", "value": group_name}
-    elsewhere = []
-    for name, aces in sorted(state["acls"].items()):
-        for ace in aces:
-            if ace["source"] != our_source or ace.get("action") != "permit" or \
-                    not asa.ace_matches_tcp_port(ace, SMTP_PORT, groups, objects):
-                continue
-            if not any(d.version == server.version and server in d for d in _smtp_destinations(ace, groups, objects)):
-                continue
-            label = _ace_label(name, ace)
-            if ace.get("inactive"):
-                elsewhere.append("%s is inactive" % label)
-            elif name not in acls:
-                where = ["%s %s" % (b["direction"], b["interface"]) for b in state["access_groups"] if b["acl"] == name]
-                elsewhere.append("%s is bound %s, not in on %s" % (label, ", ".join(where) or "nowhere", interface))
-    text = "no active permit from object-group %s to %s on interface %s" % (group_name, server, interface)
-    if elsewhere:
-        text += " (%s)" % "; ".join(elsewhere)
-    return text
 
 
 # ------------------------------------------------------------------------------------ PAN-OS
@@ -824,7 +508,7 @@ def _ingress_text(ingress):
 
 def build_report(host, vendor, results, checks, ranges, mail_servers, group_name, generated, extra=None):
     """The per-host report: ``status`` is ``fail`` when a check fails."""
-    all_checks = list(checks) + probe_checks(results)
+    all_checks = list(checks)
     order = dict((cid, i) for i, cid in enumerate(CHECK_IDS))
     all_checks.sort(key=lambda c: order.get(c["id"], len(order)))
     failed = [c for c in all_checks if c["status"] == "fail"]
@@ -878,12 +562,14 @@ def render_markdown(report, max_rows=50):
     if not failures:
         lines.append("None.")
     else:
-        lines += ["| probe | ingress | source | destination | port | kind | expected | actual | decided by |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| probe | ingress | source | destination | port | kind | expected | engine | device | "
+                  "decided by (device) | decided by (engine) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in failures[:max_rows]:
-            lines.append("| %s | %s | %s | %s | %d | %s | %s | %s | %s |" % (
+            lines.append("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
                 row["id"], _md(_ingress_text(row["ingress"])), row["source"], row["destination"], row["port"],
-                row["kind"], row["expect"], row["actual"].upper(), _md(row.get("rule"))))
+                row["kind"], row["expect"], row.get("engine", "-"), row["actual"].upper(), _md(row.get("rule")),
+                _md(row.get("engine_rule", "-"))))
         if len(failures) > max_rows:
             lines.append("")
             lines.append("%d more failing probes in the JSON report." % (len(failures) - max_rows))
@@ -953,14 +639,38 @@ def render_fleet_markdown(reports, generated):
 
 # ------------------------------------------------------------------- one vendor, end to end
 VENDORS = ("asa", "panos", "nftables")
-ASA_SHOW_COMMANDS = ("show running-config object-group", "show running-config object",
-                     "show running-config access-list", "show running-config access-group")
 
 
-def _asa_state(config):
-    if isinstance(config, (list, tuple)):
-        config = dict(zip(("object_groups", "objects", "access_lists", "access_groups"), config))
-    return asa.parse_device(**config)
+def _range_nets(ranges):
+    try:
+        return [parse_network(r, "ranges[%d]" % i) if isinstance(r, str) else r for i, r in enumerate(ranges)]
+    except RangeError as exc:
+        raise VerifyError(str(exc))
+
+
+def _asa_plan(config_text, ranges, group_name, mail_servers, other_ports, interfaces):
+    """The engine's answers and the probes for one ASA (``config_text``: ``show running-config``)."""
+    interfaces = list(interfaces or [])
+    if not interfaces:
+        raise VerifyError("hes_verify_interfaces: empty; name the interfaces where mail enters (e.g. outside)")
+    config = parse_running_config(config_text)
+    unknown = [i for i in interfaces if i not in config["interfaces"]]
+    if unknown and config["interfaces"]:
+        raise VerifyError("hes_verify_interfaces: %s not found on the device (interfaces: %s)"
+                          % (", ".join(unknown), ", ".join(sorted(config["interfaces"]))))
+    found, served = asa_verify.discover_mail_servers(config, interfaces, group_name)
+    if mail_servers:
+        given = address_sets(parse_mail_servers(mail_servers))
+        servers = given
+        for name in interfaces:
+            mine = engine_verify.intersect_sets(served.get(name), given)
+            served[name] = mine if any(mine.values()) else given
+    else:
+        servers = found
+    policy = asa_policy(config, interfaces)
+    planned = engine_verify.plan_verification(policy, interfaces, _range_nets(ranges), servers, served,
+                                              normalize_other_ports(other_ports))
+    return config, policy, planned
 
 
 def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None, complement_samples=8,
@@ -968,21 +678,22 @@ def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None
     """What to ask the device: mail servers (given, else discovered in ``config``), the probes and,
     for ASA, the ``packet-tracer`` commands; for PAN-OS, the policy-match probe dicts.
 
-    ``config`` is, per vendor: ASA the outputs of ``ASA_SHOW_COMMANDS`` (list or dict), PAN-OS the
-    state of ``hes_panos.read_state`` on the running configuration, nftables ``nft -j list ruleset``.
+    ``config`` is, per vendor: ASA the output of ``show running-config`` (a one-item list is
+    accepted), PAN-OS the state of ``hes_panos.read_state`` on the running configuration,
+    nftables ``nft -j list ruleset``.
     """
     if vendor not in VENDORS:
         raise VerifyError("vendor %r is not one of %s (set hes_vendor)" % (vendor, ", ".join(VENDORS)))
     zones = dict(zones or {})
     discovered = not mail_servers
     if vendor == "asa":
-        interfaces = list(interfaces or [])
-        if not interfaces:
-            raise VerifyError("hes_verify_interfaces: empty; name the interfaces where mail enters (e.g. outside)")
-        state = _asa_state(config)
-        servers = list(mail_servers or asa_mail_servers(state, interfaces, group_name))
-        ingress = interfaces
-    elif vendor == "panos":
+        config_text = config[0] if isinstance(config, (list, tuple)) else config
+        parsed, policy, planned = _asa_plan(config_text, ranges, group_name, mail_servers, other_ports, interfaces)
+        servers = engine_verify.representatives(_all_served(planned, mail_servers, parsed, interfaces, group_name))
+        return {"vendor": vendor, "mail_servers": [str(s) for s in servers], "mail_servers_discovered": discovered,
+                "probes": planned["probes"], "zones": zones,
+                "commands": asa_verify.packet_tracer_commands(planned["probes"], packet_tracer_xml)}
+    if vendor == "panos":
         zones["from"] = zones.get("from") or "untrust"
         zones["to"] = panos_to_zone(config, zones, group_name)
         servers = list(mail_servers or panos_mail_servers(config, zones, group_name))
@@ -993,23 +704,41 @@ def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None
     probes = expand_probes(ranges, servers, other_ports, complement_samples, seed, ingress)
     result = {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
               "mail_servers_discovered": discovered, "probes": probes, "zones": zones}
-    if vendor == "asa":
-        result["commands"] = asa_packet_tracer_commands(probes, packet_tracer_xml)
-    elif vendor == "panos":
+    if vendor == "panos":
         result["policy_match_probes"] = panos_policy_match_probes(probes)
     return result
 
 
+def _all_served(planned, mail_servers, config, interfaces, group_name):
+    if mail_servers:
+        return address_sets(parse_mail_servers(mail_servers))
+    return asa_verify.discover_mail_servers(config, interfaces, group_name)[0]
+
+
 def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, host, generated,
-             interfaces=("outside",), zones=None, hook="input"):
+             interfaces=("outside",), zones=None, hook="input", other_ports=None, discovered=False):
     """The per-host report from the device's answers (ASA: ``packet-tracer`` outputs in probe
     order; PAN-OS: ``panos_hes_policy_match`` results; nftables: ignored, ``config`` is the
     ruleset the evaluator walks) and the configuration checks."""
     if vendor == "asa":
-        actuals = asa_actuals(answers)
-        checks = asa_config_checks(_asa_state(config), ranges, group_name, list(interfaces), mail_servers)
-        extra = {"interfaces": list(interfaces)}
-    elif vendor == "panos":
+        config_text = config[0] if isinstance(config, (list, tuple)) else config
+        # An audit asks about the servers discovered in the configuration, as the plan did.
+        given = None if discovered else mail_servers
+        parsed, policy, planned = _asa_plan(config_text, ranges, group_name, given, other_ports, interfaces)
+        rows = engine_verify.compare(probes, asa_verify.device_answers(answers))
+        ok, detail = asa_verify.group_check(parsed, group_name, address_sets(_range_nets(ranges)))
+        checks = [_check("group_members", ok, detail)]
+        checks += engine_verify.engine_checks(planned, _check)
+        hints = asa_verify.dormant_rules(parsed, list(interfaces), group_name)
+        for check in checks:
+            if check["id"] == "smtp_rule" and check["status"] == "fail" and hints:
+                check["detail"] += " (%s)" % "; ".join(hints)
+        checks += engine_verify.probe_checks(rows, _check)
+        extra = {"interfaces": list(interfaces), "engine": {"leaks": planned["answers"]["leaks"],
+                                                            "blocked": planned["answers"]["blocked"],
+                                                            "notes": policy.notes}}
+        return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
+    if vendor == "panos":
         actuals = panos_actuals(answers)
         checks = panos_config_checks(config, ranges, group_name, zones or {}, mail_servers)
         extra = {"zones": zones or {}}
@@ -1019,7 +748,8 @@ def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, 
         extra = {"hook": hook}
     else:
         raise VerifyError("vendor %r is not one of %s" % (vendor, ", ".join(VENDORS)))
-    return build_report(host, vendor, compare(probes, actuals), checks, ranges, mail_servers, group_name,
+    results = compare(probes, actuals)
+    return build_report(host, vendor, results, checks + probe_checks(results), ranges, mail_servers, group_name,
                         generated, extra)
 
 

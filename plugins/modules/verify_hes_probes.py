@@ -14,14 +14,19 @@ version_added: "0.1.0"
 short_description: Plan the probes that verify an SMTP allow-list on a firewall
 description:
   - Runs on the controller (an action plugin; it needs no connection to the device).
-  - Probe sources come from the ranges (see the C(emailsec.hes.hes_probes) filter) inside each
-    range (expect allow on TCP/25), just outside each edge and from the complement (expect
-    deny); each is paired with every mail server of its address family, on TCP/25 and, for the
-    sources inside the ranges, on each port of O(other_ports).
+  - "ASA: the exact policy engine first answers over the whole header space who outside the
+    ranges reaches a mail server on TCP/25 and who in the ranges does not, with witness flows.
+    The probes for the device are those witnesses plus the boundary of every range (its first
+    and last address, and the addresses just outside each edge) to each mail server where mail
+    enters, plus one flow per port of O(other_ports); each probe carries the engine's verdict
+    and the rule that decides it."
+  - "PAN-OS and nftables: probe sources come from the ranges (see the C(emailsec.hes.hes_probes)
+    filter): inside each range, just outside each edge and from the complement."
   - Without O(mail_servers) the mail servers are discovered in O(config) (an audit of a firewall
-    this collection never touched) - ASA the destinations of the inbound permits admitting
-    TCP/25 from any or from O(group_name); PAN-OS those of the enabled allow rules admitting SMTP
-    from the O(zones) C(from) zone; nftables the C(daddr) of the rules of our table.
+    this collection never touched) - ASA the destinations of the inbound rules whose match is
+    TCP/25 and nothing else, from any or from O(group_name) (the planner's own discovery);
+    PAN-OS those of the enabled allow rules admitting SMTP from the O(zones) C(from) zone;
+    nftables the C(daddr) of the rules of our table.
   - Returns the probes and, for ASA, one C(packet-tracer) command per probe (to send in one
     C(cisco.asa.asa_command) task), for PAN-OS the probe dicts of
     M(emailsec.hes.panos_hes_policy_match).
@@ -34,8 +39,7 @@ options:
   config:
     description:
       - The device's configuration, used for the discovery of the mail servers and the PAN-OS
-        destination zone. ASA - the outputs of C(show running-config object-group), C(object),
-        C(access-list) and C(access-group), in that order (list); PAN-OS - RV(emailsec.hes.verify_hes_panos_config#module:state);
+        destination zone. ASA - the output of C(show running-config); PAN-OS - RV(emailsec.hes.verify_hes_panos_config#module:state);
         nftables - the output of C(nft -j list ruleset).
     type: raw
     required: true

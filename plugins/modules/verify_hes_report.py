@@ -14,6 +14,10 @@ version_added: "0.1.0"
 short_description: Judge a firewall's answers to the verification probes and write the reports
 description:
   - Runs on the controller (an action plugin).
+  - "ASA: the checks are the engine's exact answers (C(smtp_rule): every address of the ranges
+    reaches every mail server on TCP/25 where mail enters; C(no_broader_permit): nothing outside
+    the ranges does; each failure names the rule and a witness flow), and a probe fails when the
+    device's verdict differs from the engine's or from the intent; the report shows both."
   - Compares each probe's expected verdict with the device's own (ASA C(packet-tracer) outputs,
     PAN-OS C(test security-policy-match) results, or for nftables the ruleset evaluator walking
     C(nft -j list ruleset)), and runs the configuration checks - the group holds exactly the
@@ -64,6 +68,15 @@ options:
     type: list
     elements: str
     required: true
+  mail_servers_discovered:
+    description:
+      - The mail servers were discovered in the configuration (an audit), not given; the judge
+        then asks the engine about the discovered destinations, as the probe plan did.
+    type: bool
+    default: false
+  other_ports:
+    description: As O(emailsec.hes.verify_hes_probes#module:other_ports).
+    type: dict
   interfaces:
     description: ASA interfaces where mail enters.
     type: list

@@ -123,26 +123,29 @@ def failing_probe(report, **match):
 # ---------------------------------------------------------------------------------- ASA
 ASA_FAILURES = [
     ("asa-any-rule-left.cfg", "no_broader_permit",
-     ["access-list outside_access_in line 4 extended permit tcp any host 192.0.2.25 eq smtp", "source any"],
-     dict(destination=MX, port=25, kind="complement", expect="deny", actual="allow"),
+     ["outside_access_in line 4 'extended permit tcp any host 192.0.2.25 eq smtp' admits TCP/25 from every "
+      "source outside the ranges"],
+     dict(destination=MX, port=25, kind="leak-witness", expect="deny", actual="allow"),
      "permit tcp any host 192.0.2.25 eq smtp"),
     ("asa-broader-ace.cfg", "no_broader_permit",
-     ["extended permit ip any host 192.0.2.25", "all TCP ports"],
+     ["'extended permit ip any host 192.0.2.25' admits TCP/25 from every source outside the ranges"],
      dict(destination=MX, port=587, expect="deny", actual="allow"),
      "permit ip any host 192.0.2.25"),
     ("asa-port-range.cfg", "no_broader_permit",
-     ["extended permit tcp any object MAILGW range 1 1024", "TCP ports 1-1024 include 25"],
-     dict(destination=MAILGW, port=25, kind="complement", expect="deny", actual="allow"),
+     ["'extended permit tcp any object MAILGW range 1 1024' admits TCP/25"],
+     dict(destination=MAILGW, port=25, kind="leak-witness", expect="deny", actual="allow"),
      "range 1 1024"),
-    ("asa-group-missing-range.cfg", "group_members", ["missing range(s) 150.70.149.0/27"],
+    ("asa-group-missing-range.cfg", "group_members", ["missing 150.70.149.0/27"],
      dict(destination=MX, port=25, source="150.70.149.0", expect="allow", actual="deny"),
      "deny tcp any any eq smtp log"),
     ("asa-rule-inactive.cfg", "smtp_rule",
-     ["extended permit tcp object-group TM_HES_IP_RANGE host 192.0.2.25 eq smtp inactive is inactive"],
+     ["'extended deny tcp any any eq smtp log' blocks TCP/25 from every address of the ranges",
+      "'extended permit tcp object-group TM_HES_IP_RANGE host 192.0.2.25 eq smtp inactive' is inactive"],
      dict(destination=MX, port=25, source="18.208.22.64", expect="allow", actual="deny"),
      "deny tcp any any eq smtp log"),
     ("asa-wrong-interface.cfg", "smtp_rule",
-     ["extended permit tcp object-group TM_HES_IP_RANGE host 192.0.2.25 eq smtp is bound in dmz, not in on outside"],
+     ["the default deny blocks TCP/25 from every address of the ranges",
+      "'extended permit tcp object-group TM_HES_IP_RANGE host 192.0.2.25 eq smtp' is bound in dmz, not inbound on outside"],
      dict(destination=MX, port=25, source="18.208.22.64", expect="allow", actual="deny"),
      "Implicit Rule"),
 ]
@@ -175,10 +178,13 @@ def test_asa_group_with_an_extra_range_fails_on_the_configuration_check(tmp_path
     asa = boot_asa(labs, os.path.join(CONFIGS, "asa-group-extra-range.cfg"))
     run = Run(tmp_path, {"asa": {"asa1": asa_host(asa.port, **QUICK)}})
     assert run.rc != 0
-    assert "outside the ranges: network-object 198.51.100.0 255.255.255.0" in \
-        run.check("asa1", "group_members")["detail"]
-    # The probes come from the expected ranges: only the configuration check can see this one.
-    assert run.check("asa1", "probes_smtp")["status"] == "pass"
+    assert "holds addresses outside the ranges: 198.51.100.0/24" in run.check("asa1", "group_members")["detail"]
+    # The engine sees it too: the group's rule admits TCP/25 from a network outside the ranges,
+    # and packet-tracer confirms the witness.
+    leak = run.check("asa1", "no_broader_permit")
+    assert leak["status"] == "fail" and "from outside the ranges: 198.51.100.0/24" in leak["detail"]
+    row = failing_probe(run.report("asa1"), kind="leak-witness", expect="deny", actual="allow")
+    assert row["source"].startswith("198.51.100.")
 
 
 def test_asa_audit_of_an_untouched_firewall_discovers_the_mail_servers(tmp_path, labs):
@@ -186,12 +192,12 @@ def test_asa_audit_of_an_untouched_firewall_discovers_the_mail_servers(tmp_path,
     run = Run(tmp_path, {"asa": {"asa1": asa_host(asa.port, hes_verify_report_only=True, **QUICK)}})
     assert run.rc == 0, run.stdout[-3000:]
     report = run.report("asa1")
-    assert report["status"] == "fail" and report["mail_servers"] == [MX, MAILGW]
+    assert report["status"] == "fail" and report["mail_servers"] == [MAILGW, MX]
     assert "object-group network TM_HES_IP_RANGE does not exist" in run.check("asa1", "group_members")["detail"]
     broader = run.check("asa1", "no_broader_permit")
     assert broader["rules"] == [
-        "access-list outside_access_in line 2 extended permit tcp any host 192.0.2.25 eq smtp",
-        "access-list outside_access_in line 3 extended permit tcp any object MAILGW eq smtp"]
+        "outside_access_in line 2 'extended permit tcp any host 192.0.2.25 eq smtp'",
+        "outside_access_in line 3 'extended permit tcp any object MAILGW eq smtp'"]
     stats = run.json["global_custom_stats"]["hes_verify"]["asa1"]
     assert stats["status"] == "fail" and "no_broader_permit" in stats["failed_checks"]
 
@@ -206,7 +212,11 @@ def test_asa_passes_after_the_asa_role_and_in_check_mode(tmp_path, labs):
     assert run.rc == 0, run.stdout[-3000:]
     report = run.report("asa1")
     assert report["status"] == "pass", report["checks"]
-    assert report["summary"]["probes"] == 2 * (6 + 4 + 8 + 6 * 6)
+    # Per mail server: the first and last address of each range and the one just outside each
+    # edge, and one flow per other port; no witness (the engine found nothing wrong).
+    assert report["summary"]["probes"] == 2 * (4 * len(RANGES) + 6)
+    assert {p["kind"] for p in report["probes"]} == {"range-first", "range-last", "below-range", "above-range",
+                                                    "other-port"}
     assert {c["id"]: c["status"] for c in report["checks"]} == dict.fromkeys(
         ["group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports"], "pass")
     assert run.json["stats"]["asa1"]["changed"] == 0

@@ -1,32 +1,20 @@
-"""Unit tests of plugins/module_utils/hes_verify.py (probes, verdicts, configuration checks, reports).
-
-Golden files live in tests/unit/golden/verify/: inputs ``*.txt`` (packet-tracer outputs shaped like
-asa-cli.md §6.6: 9.x text with CRLF, 9.14+ text with Elapsed time / Time Taken / Drop-location,
-xml without a single root) and expectations ``*.ref``. A mismatch writes ``*.actual`` beside the
-ref and fails; approve a change by renaming ``.actual`` to ``.ref``.
-"""
+"""Unit tests of plugins/module_utils/hes_verify.py for PAN-OS and nftables (probes, verdicts,
+configuration checks). The ASA side and the reports are in tests/unit/plugins/module_utils/asa/test_verify.py."""
 import copy
 import json
 import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from golden import assert_golden
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_asa as ha
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-GOLDEN = os.path.join(HERE, "golden", "verify")
 REPO = os.path.dirname(os.path.dirname(HERE))
 RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
 MX = "203.0.113.25"
 GENERATED = "2026-01-01T00:00:00Z"
-
-
-def golden(name, actual):
-    assert_golden(GOLDEN, name, actual)
 
 
 # ------------------------------------------------------------------------------- probes
@@ -91,147 +79,6 @@ def test_compare_marks_mismatches():
 
 
 # ----------------------------------------------------------------------- packet-tracer
-PT_FILES = sorted(n[:-4] for n in os.listdir(GOLDEN) if n.startswith("pt-") and n.endswith(".txt"))
-
-
-@pytest.mark.parametrize("name", PT_FILES)
-def test_parse_packet_tracer_golden(name):
-    with open(os.path.join(GOLDEN, name + ".txt"), newline="") as handle:
-        text = handle.read()
-    parsed = hv.parse_packet_tracer(text)
-    golden(name, json.dumps(parsed, indent=2, sort_keys=True) + "\n")
-    # an ASA ends its lines with CRLF; the golden inputs are stored with LF (sanity: line-endings)
-    assert hv.parse_packet_tracer(text.replace("\n", "\r\n")) == parsed
-
-
-def test_packet_tracer_verdicts_and_deciding_rule():
-    outputs = [open(os.path.join(GOLDEN, n + ".txt"), newline="").read()
-               for n in ("pt-9x-allow", "pt-9x-drop-implicit", "pt-914-drop-explicit-detailed", "pt-xml-drop")]
-    actuals = hv.asa_actuals(outputs)
-    assert [a["verdict"] for a in actuals] == ["allow", "deny", "deny", "deny"]
-    assert actuals[0]["rule"] == ("access-list outside_in extended permit tcp object-group TM_HES_IP_RANGE host "
-                                  "203.0.113.25 eq smtp (access-group outside_in in interface outside)")
-    assert actuals[1]["rule"] == "Implicit Rule"
-    assert actuals[1]["detail"] == "(acl-drop) Flow is denied by configured rule"
-    assert actuals[2]["rule"].startswith("access-list outside_in extended deny tcp any host 203.0.113.25 eq smtp")
-    assert actuals[2]["detail"] == "(acl-drop) Flow is denied by configured rule"
-
-
-@pytest.mark.parametrize("output, message", [
-    ("", "no output"),
-    ("ERROR: % Invalid input detected at '^' marker.", "no 'Action: allow|drop' line"),
-    ("<Phase><id>1</Phase>", "not well-formed"),
-])
-def test_parse_packet_tracer_rejects_garbage(output, message):
-    with pytest.raises(hv.VerifyError, match=message):
-        hv.parse_packet_tracer(output)
-
-
-def test_packet_tracer_commands():
-    probes = hv.expand_probes(["18.208.22.64/26"], [MX], other_ports={}, complement_samples=0,
-                              ingress=["outside"])
-    assert hv.asa_packet_tracer_commands(probes[:1]) == [
-        "packet-tracer input outside tcp 18.208.22.64 40000 203.0.113.25 25"]
-    assert hv.asa_packet_tracer_commands(probes[:1], xml=True)[0].endswith(" 25 xml")
-
-
-# ------------------------------------------------------------------------ ASA config checks
-ASA_HARDENED = {
-    "object_groups": "object-group network TM_HES_IP_RANGE\n network-object 18.208.22.64 255.255.255.192\n"
-                     " network-object 150.70.149.0 255.255.255.224\n"
-                     "object-group service MAIL tcp\n port-object eq smtp\n",
-    "objects": "object network MX\n host 203.0.113.25\n",
-    "access_lists": "access-list outside_in extended permit tcp object-group TM_HES_IP_RANGE object MX eq smtp\n"
-                    "access-list outside_in extended permit tcp any host 203.0.113.80 eq www\n"
-                    "access-list outside_in extended deny ip any any\n"
-                    "access-list inside_in extended permit ip any any\n",
-    "access_groups": "access-group outside_in in interface outside\naccess-group inside_in in interface inside\n",
-}
-
-
-def asa_state(**changes):
-    texts = dict(ASA_HARDENED)
-    for key, (old, new) in changes.items():
-        assert old in texts[key]
-        texts[key] = texts[key].replace(old, new)
-    return ha.parse_device(**texts)
-
-
-def asa_checks(state, servers=(MX,)):
-    checks = hv.asa_config_checks(state, RANGES, "TM_HES_IP_RANGE", ["outside"], list(servers))
-    return dict((c["id"], c) for c in checks)
-
-
-def test_asa_hardened_passes_and_discovers_the_mail_server():
-    state = asa_state()
-    assert hv.asa_mail_servers(state, ["outside"], "TM_HES_IP_RANGE") == [MX]
-    checks = asa_checks(state)
-    assert {k: c["status"] for k, c in checks.items()} == {
-        "group_members": "pass", "smtp_rule": "pass", "no_broader_permit": "pass"}
-    assert checks["smtp_rule"]["rules"] == [
-        "access-list outside_in line 1 extended permit tcp object-group TM_HES_IP_RANGE object MX eq smtp"]
-
-
-ANY_RULE = "access-list outside_in extended permit tcp any object MX eq smtp\n"
-
-
-@pytest.mark.parametrize("changes, check, words", [
-    ({"access_lists": ("access-list outside_in extended deny", ANY_RULE + "access-list outside_in extended deny")},
-     "no_broader_permit", ["line 3 extended permit tcp any object MX eq smtp", "source any"]),
-    ({"access_lists": ("access-list outside_in extended deny",
-                       "access-list outside_in extended permit ip any host 203.0.113.25\n"
-                       "access-list outside_in extended deny")},
-     "no_broader_permit", ["line 3 extended permit ip any host 203.0.113.25", "all TCP ports"]),
-    ({"access_lists": ("access-list outside_in extended deny",
-                       "access-list outside_in extended permit tcp any object MX range 1 1024\n"
-                       "access-list outside_in extended deny")},
-     "no_broader_permit", ["range 1 1024", "TCP ports 1-1024 include 25"]),
-    ({"access_lists": ("access-list outside_in extended permit tcp object-group",
-                       "access-list outside_in extended permit ip any any\n"
-                       "access-list outside_in extended permit tcp object-group")},
-     "no_broader_permit", ["line 1 extended permit ip any any", "allow-all", "above our rule (line 2)"]),
-    ({"access_lists": ("access-list outside_in extended permit tcp object-group",
-                       "access-list outside_in extended permit tcp 192.0.2.0 255.255.255.0 object MX eq smtp\n"
-                       "access-list outside_in extended permit tcp object-group")},
-     "no_broader_permit", ["192.0.2.0 255.255.255.0", "source beyond the ranges", "shadowing"]),
-    ({"object_groups": (" network-object 150.70.149.0 255.255.255.224\n", "")},
-     "group_members", ["missing range(s) 150.70.149.0/27"]),
-    ({"object_groups": (" network-object 150.70.149.0 255.255.255.224\n",
-                        " network-object 150.70.149.0 255.255.255.224\n network-object host 198.51.100.7\n")},
-     "group_members", ["outside the ranges: network-object host 198.51.100.7"]),
-    ({"object_groups": ("object-group network TM_HES_IP_RANGE", "object-group network OTHER")},
-     "group_members", ["TM_HES_IP_RANGE does not exist"]),
-    ({"access_lists": ("object MX eq smtp\n", "object MX eq smtp inactive\n")},
-     "smtp_rule", ["no active permit from object-group TM_HES_IP_RANGE to 203.0.113.25 on interface outside",
-                   "line 1 extended permit tcp object-group TM_HES_IP_RANGE object MX eq smtp inactive is inactive"]),
-    ({"access_groups": ("access-group outside_in in interface outside\naccess-group inside_in in interface inside",
-                        "access-group outside_in in interface inside\naccess-group inside_in in interface outside")},
-     "smtp_rule", ["is bound in inside, not in on outside"]),
-])
-def test_asa_failures_name_the_cause(changes, check, words):
-    checks = asa_checks(asa_state(**changes))
-    assert checks[check]["status"] == "fail", checks
-    for word in words:
-        assert word in checks[check]["detail"], checks[check]["detail"]
-
-
-def test_asa_deny_above_neutralizes_a_broader_permit():
-    state = asa_state(access_lists=("access-list outside_in extended deny",
-                                    "access-list outside_in extended deny tcp any object MX eq smtp\n" + ANY_RULE
-                                    + "access-list outside_in extended deny"))
-    assert asa_checks(state)["no_broader_permit"]["status"] == "pass"
-
-
-def test_asa_config_checks_on_a_lab_config():
-    with open(os.path.join(REPO, "tests", "lab", "asa_configs", "asa-9.8-branch.cfg")) as handle:
-        text = handle.read()
-    state = ha.parse_device(text, text, text, text)
-    servers = hv.asa_mail_servers(state, ["outside"], "TM_HES_IP_RANGE")
-    assert servers == ["203.0.113.25"]
-    checks = asa_checks(state, servers)
-    assert checks["no_broader_permit"]["rules"] == [
-        "access-list outside_access_in line 2 extended permit tcp any host 203.0.113.25 eq smtp"]
-    assert checks["group_members"]["status"] == "fail"
 
 
 # ---------------------------------------------------------------------- PAN-OS config checks
@@ -379,58 +226,6 @@ def test_nftables_checks_and_verdicts():
     assert "no chain at hook forward (chains: hes_smtp at input)" in wrong_hook["smtp_rule"]["detail"]
     absent = dict((c["id"], c) for c in hv.nftables_config_checks('{"nftables": []}', RANGES, "input"))
     assert absent["group_members"]["status"] == "fail"
-
-
-# --------------------------------------------------------------------------------- reports
-def sample_report(host="fw1", broken=True):
-    probes = hv.expand_probes(RANGES, [MX], other_ports={587: "deny"}, complement_samples=2,
-                              ingress=["outside"])
-    rule = ("access-list outside_in extended permit tcp object-group TM_HES_IP_RANGE host 203.0.113.25 eq smtp "
-            "(access-group outside_in in interface outside)")
-    actuals = []
-    for probe in probes:
-        if probe["port"] == 25 and probe["expect"] == "allow":
-            actuals.append({"verdict": "allow", "rule": rule, "detail": None})
-        elif broken and probe["kind"] == "complement":
-            actuals.append({"verdict": "allow", "rule": "access-list outside_in extended permit tcp any host "
-                            "203.0.113.25 eq smtp (access-group outside_in in interface outside)", "detail": None})
-        else:
-            actuals.append({"verdict": "deny", "rule": "Implicit Rule",
-                            "detail": "(acl-drop) Flow is denied by configured rule"})
-    state = asa_state(access_lists=("access-list outside_in extended deny", ANY_RULE +
-                                    "access-list outside_in extended deny")) if broken else asa_state()
-    checks = hv.asa_config_checks(state, RANGES, "TM_HES_IP_RANGE", ["outside"], [MX])
-    return hv.build_report(host, "asa", hv.compare(probes, actuals), checks, RANGES, [MX],
-                           "TM_HES_IP_RANGE", GENERATED)
-
-
-def test_report_status_and_summary():
-    report = sample_report()
-    assert report["status"] == "fail"
-    assert report["summary"]["failed_checks"] == ["no_broader_permit", "probes_smtp"]
-    assert report["summary"]["failed_probes"] == 2
-    assert all(f["expect"] == "deny" and f["actual"] == "allow" for f in report["failures"])
-    assert hv.summary(report)["checks"]["probes_other_ports"] == "pass"
-    good = sample_report("fw2", broken=False)
-    assert good["status"] == "pass" and good["failures"] == []
-
-
-def test_report_renderings_golden():
-    report = sample_report()
-    golden("report.md", hv.render_markdown(report))
-    junit = hv.render_junit(report)
-    root = ET.fromstring(junit.split("\n", 1)[1])
-    suite = root.find("testsuite")
-    assert int(suite.get("failures")) == len(suite.findall(".//failure"))
-    golden("report.junit.xml", junit)
-    golden("report.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
-    golden("fleet.md", hv.render_fleet_markdown([sample_report("fw2", broken=False), report], GENERATED))
-
-
-def test_markdown_escapes_pipes():
-    report = sample_report()
-    report["checks"][0]["detail"] = "a | b"
-    assert "a \\| b" in hv.render_markdown(report)
 
 
 def test_nftables_destination_set_is_the_mail_server_not_a_range():

@@ -94,7 +94,7 @@ ICMP6_TYPES = {
 ALL_PORTS = interval(0, PORT_MAX)
 
 
-class _Doubt(object):
+class Doubt(object):
     """Collects what cannot be resolved while one ACE is modelled."""
 
     def __init__(self):
@@ -153,7 +153,7 @@ def _doubtful_any(families):
     return {"min": no_addresses(), "max": sets}
 
 
-def _group_addresses(name, config, doubt, seen):
+def group_addresses(name, config, doubt, seen):
     group = config["groups"].get(name)
     if group is None or group["type"] != "network":
         doubt.add("network object-group %s is not defined" % name)
@@ -167,7 +167,7 @@ def _group_addresses(name, config, doubt, seen):
         words = member.split()
         part = None
         if words[0] == "group-object" and len(words) > 1:
-            part = _group_addresses(words[1], config, doubt, seen)
+            part = group_addresses(words[1], config, doubt, seen)
         elif words[0] == "network-object" and len(words) > 2 and words[1] == "object":
             part = _object_addresses(words[2], config, doubt)
         elif words[0] == "network-object" and len(words) > 2 and words[1] == "host":
@@ -207,7 +207,7 @@ def operand_addresses(operand, config, doubt):
     elif kind == "object":
         sets = _object_addresses(value, config, doubt)
     elif kind == "object-group":
-        sets = _group_addresses(value, config, doubt, frozenset())
+        sets = group_addresses(value, config, doubt, frozenset())
     elif kind == "interface":
         interface = config["interfaces"].get(value)
         if interface and interface["addresses"]:
@@ -225,7 +225,7 @@ def operand_addresses(operand, config, doubt):
 
 def ace_destinations(ace, config):
     """The widest destination address sets of a parsed ACE."""
-    return operand_addresses(ace["destination"], config, _Doubt())["max"]
+    return operand_addresses(ace["destination"], config, Doubt())["max"]
 
 
 # ---------------------------------------------------------------- services
@@ -483,7 +483,7 @@ def ace_rule(acl, ace, config, position):
     if ace["kind"] != "extended" or ace["action"] is None or ace["inactive"] or ace["source"] is None \
             or ace["destination"] is None:
         return None
-    doubt = _Doubt()
+    doubt = Doubt()
     src = operand_addresses(ace["source"], config, doubt)
     dst = operand_addresses(ace["destination"], config, doubt)
     terms = ace_terms(ace, config, doubt)

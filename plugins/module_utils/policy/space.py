@@ -307,7 +307,8 @@ _UNREMARKABLE = {
 _AVOID = dict((family, iv_from_pairs((int(n.network_address), int(n.broadcast_address))
                                      for n in (ipaddress.ip_network(t) for t in texts)))
               for family, texts in _UNREMARKABLE.items())
-_PREFERRED_PORTS = {SPORT: (40000, 1024), DPORT: (25,), PROTO: (TCP,)}
+# smtp's application number is 1 (policy.model.SMTP_APP).
+_PREFERRED = {SPORT: (40000, 1024), DPORT: (25,), PROTO: (TCP,), APP: (1,)}
 
 
 def _pick(values, dimension, family):
@@ -317,7 +318,7 @@ def _pick(values, dimension, family):
         low, high = chosen[0]
         # An address a little inside the stretch reads better in a report than its edge (x.x.x.0).
         return low + 7 if high - low > 16 else low
-    for preferred in _PREFERRED_PORTS.get(dimension, ()):
+    for preferred in _PREFERRED.get(dimension, ()):
         if any(low <= preferred <= high for low, high in values):
             return preferred
     low, high = values[0]
