@@ -7,18 +7,16 @@ was, and was not, sent.
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
-import paramiko
 import pytest
 
 from hes_lab.asa.log import config_commands, read_log
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
+from lab_fixtures import REPO_ROOT, AsaCli, start_lab  # noqa: E402
 
 GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "module_utils", "asa", "golden")
 HERE = os.path.join(REPO_ROOT, "tests", "integration", "asa_role")
@@ -64,50 +62,6 @@ class Asa:
 
     def stop(self):
         self.proc.stop()
-
-
-class AsaCli:
-    """A plain SSH session on the emulator: what an operator types, prompt by prompt."""
-
-    PROMPT = re.compile(r"[\w.\-/]+(\([^)]*\))?[>#] ?$")
-
-    def __init__(self, port):
-        self.client = paramiko.SSHClient()
-        self.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        self.client.connect("127.0.0.1", port=port, username="admin", password="admin",
-                            look_for_keys=False, allow_agent=False, timeout=10)
-        self.shell = self.client.invoke_shell(width=250)
-        self.read(self.PROMPT)
-        self.shell.send("enable\r")
-        self.read(re.compile(r"Password: $"))
-        self.shell.send("enablepw\r")
-        self.read(self.PROMPT)
-        self.run("terminal pager 0")
-
-    def read(self, pattern, timeout=10):
-        buffer = ""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.shell.recv_ready():
-                buffer += self.shell.recv(65536).decode("utf-8", "replace")
-                if pattern.search(buffer):
-                    return buffer
-            else:
-                time.sleep(0.01)
-        raise AssertionError("no prompt after %r" % buffer[-200:])
-
-    def run(self, command):
-        self.shell.send(command + "\r")
-        return self.read(self.PROMPT)
-
-    def smtp_allowed(self, source, server=MX, interface="outside"):
-        out = self.run("packet-tracer input %s tcp %s 40000 %s 25" % (interface, source, server))
-        action = re.search(r"^Action: (\w+)", out, re.M)
-        assert action, out
-        return action.group(1) == "allow"
-
-    def close(self):
-        self.client.close()
 
 
 @pytest.fixture
@@ -228,8 +182,8 @@ def test_check_converge_idempotence_parallel_and_rollback(lab, tmp_path):
     for device in devices:
         cli = device.cli()
         try:
-            assert cli.smtp_allowed(IN_RANGE)
-            assert not cli.smtp_allowed(ELSEWHERE)
+            assert cli.smtp_allowed(IN_RANGE, MX)
+            assert not cli.smtp_allowed(ELSEWHERE, MX)
         finally:
             cli.close()
 
@@ -278,15 +232,15 @@ def test_make_before_break_with_packet_tracer_between_commands(lab, tmp_path):
         assert commands
         cli = device.cli()
         try:
-            assert cli.smtp_allowed(IN_RANGE)
+            assert cli.smtp_allowed(IN_RANGE, MX)
             cli.run("configure terminal")
             for command in commands:
                 out = cli.run(command)
                 assert "ERROR" not in out, (command, out)
-                assert cli.smtp_allowed(IN_RANGE), "%s: SMTP from the ranges dropped after %r" % (
+                assert cli.smtp_allowed(IN_RANGE, MX), "%s: SMTP from the ranges dropped after %r" % (
                     device.name, command)
             cli.run("end")
-            assert not cli.smtp_allowed(ELSEWHERE)
+            assert not cli.smtp_allowed(ELSEWHERE, MX)
             assert "access-group" in cli.run("show running-config access-group")
         finally:
             cli.close()
@@ -315,7 +269,7 @@ def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path):
         device.faults()
         cli = device.cli()
         try:
-            assert cli.smtp_allowed(IN_RANGE), "%s: SMTP from the ranges lost after the fault" % device.name
+            assert cli.smtp_allowed(IN_RANGE, MX), "%s: SMTP from the ranges lost after the fault" % device.name
             assert "access-group" in cli.run("show running-config access-group")
         finally:
             cli.close()
@@ -329,8 +283,8 @@ def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path):
         assert device.config_sent(marks[device.name]) == []
         cli = device.cli()
         try:
-            assert cli.smtp_allowed(IN_RANGE)
-            assert not cli.smtp_allowed(ELSEWHERE)
+            assert cli.smtp_allowed(IN_RANGE, MX)
+            assert not cli.smtp_allowed(ELSEWHERE, MX)
         finally:
             cli.close()
 
