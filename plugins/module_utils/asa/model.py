@@ -153,7 +153,25 @@ def _doubtful_any(families):
     return {"min": no_addresses(), "max": sets}
 
 
-def group_addresses(name, config, doubt, seen):
+def group_addresses(name, config, doubt, seen, memo=None):
+    """A network object-group's addresses ``{"min", "max"}``, or None (with a doubt) when it is
+    not defined. ``memo`` (a dict shared while one configuration is modelled) keeps each group's
+    answer, so that a group used by many entries is resolved once."""
+    if memo is not None and ("group", name) in memo:
+        result, reasons = memo[("group", name)]
+        for reason in reasons:
+            doubt.add(reason)
+        return result
+    mine = Doubt()
+    result = _group_addresses(name, config, mine, seen, memo)
+    for reason in mine.reasons:
+        doubt.add(reason)
+    if memo is not None and not any("contains itself" in r for r in mine.reasons):
+        memo[("group", name)] = (result, list(mine.reasons))
+    return result
+
+
+def _group_addresses(name, config, doubt, seen, memo):
     group = config["groups"].get(name)
     if group is None or group["type"] != "network":
         doubt.add("network object-group %s is not defined" % name)
@@ -167,7 +185,7 @@ def group_addresses(name, config, doubt, seen):
         words = member.split()
         part = None
         if words[0] == "group-object" and len(words) > 1:
-            part = group_addresses(words[1], config, doubt, seen)
+            part = group_addresses(words[1], config, doubt, seen, memo)
         elif words[0] == "network-object" and len(words) > 2 and words[1] == "object":
             part = _object_addresses(words[2], config, doubt)
         elif words[0] == "network-object" and len(words) > 2 and words[1] == "host":
@@ -189,7 +207,7 @@ def _add_span(low, high, part):
     return addresses_union(low, part), addresses_union(high, part)
 
 
-def operand_addresses(operand, config, doubt):
+def operand_addresses(operand, config, doubt, memo=None):
     """An ACE operand -> ``{"min": sets, "max": sets}`` (equal when certain)."""
     kind, value = operand["kind"], operand["value"]
     sets = None
@@ -207,7 +225,7 @@ def operand_addresses(operand, config, doubt):
     elif kind == "object":
         sets = _object_addresses(value, config, doubt)
     elif kind == "object-group":
-        sets = group_addresses(value, config, doubt, frozenset())
+        sets = group_addresses(value, config, doubt, frozenset(), memo)
     elif kind == "interface":
         interface = config["interfaces"].get(value)
         if interface and interface["addresses"]:
@@ -361,9 +379,24 @@ def _service_object(name, config, doubt, seen):
     return _service_definition(obj["definition"].split()[1:], config, doubt, seen)
 
 
-def service_group_terms(name, config, doubt, seen=frozenset()):
+def service_group_terms(name, config, doubt, seen=frozenset(), memo=None):
     """Terms of a service object-group (legacy typed port group or extended), nested groups
     included. A typed group yields terms of its protocol(s) with destination ports."""
+    if memo is not None and ("service", name) in memo:
+        terms, reasons = memo[("service", name)]
+        for reason in reasons:
+            doubt.add(reason)
+        return terms
+    mine = Doubt()
+    terms = _service_group_terms(name, config, mine, seen, memo)
+    for reason in mine.reasons:
+        doubt.add(reason)
+    if memo is not None and not any("contains itself" in r for r in mine.reasons):
+        memo[("service", name)] = (terms, list(mine.reasons))
+    return terms
+
+
+def _service_group_terms(name, config, doubt, seen, memo):
     group = config["groups"].get(name)
     if group is None or group["type"] != "service" or name in seen:
         doubt.add("service object-group %s is not defined" % name if group is None or group["type"] != "service"
@@ -375,7 +408,7 @@ def service_group_terms(name, config, doubt, seen=frozenset()):
     for member in group["members"]:
         words = member.split()
         if words[0] == "group-object" and len(words) > 1:
-            terms.extend(service_group_terms(words[1], config, doubt, seen))
+            terms.extend(service_group_terms(words[1], config, doubt, seen, memo))
         elif words[0] == "port-object" and typed:
             ports = operator_ports(words[1], words[2:], _single_protocol(typed), doubt) if len(words) > 1 else None
             protocols = _protocol_set(typed, doubt)
@@ -432,14 +465,14 @@ def _icmp_group(name, config, doubt, seen=frozenset()):
     return types
 
 
-def ace_terms(ace, config, doubt):
+def ace_terms(ace, config, doubt, memo=None):
     """The services an ACE matches, as Terms."""
     protocol = ace["protocol"]
     if protocol.startswith("object-group "):
         name = protocol.split(" ", 1)[1]
         kind = (config["groups"].get(name) or {}).get("type")
         if kind == "service":
-            return service_group_terms(name, config, doubt)
+            return service_group_terms(name, config, doubt, memo=memo)
         protocols = _protocol_group(name, config, doubt)
         if protocols is None:
             return [Term(interval(0, PROTO_MAX), certain=False)]
@@ -455,19 +488,19 @@ def ace_terms(ace, config, doubt):
             return [Term(protocols, dport=types)] if types is not None else [Term(protocols, certain=False)]
         return [_icmp_term(protocol, ace["icmp"], doubt)]
     single = _single_protocol(protocol) if " " not in protocol else None
-    sport = _port_spec(ace["source_port"], single, config, doubt)
-    dport = _port_spec(ace["destination_port"], single, config, doubt)
+    sport = _port_spec(ace["source_port"], single, config, doubt, memo)
+    dport = _port_spec(ace["destination_port"], single, config, doubt, memo)
     certain = sport is not False and dport is not False
     return [Term(protocols, sport or None, dport or None, certain=certain)]
 
 
-def _port_spec(spec, protocol, config, doubt):
+def _port_spec(spec, protocol, config, doubt, memo=None):
     """IntervalSet, None (all ports) or False (not understood)."""
     if spec is None:
         return None
     if spec["op"] == "object-group":
         ports = ()
-        for term in service_group_terms(spec["ports"][0], config, doubt):
+        for term in service_group_terms(spec["ports"][0], config, doubt, memo=memo):
             if not term.certain:
                 return False
             ports = iv_union(ports, term.dport if term.dport is not None else ALL_PORTS)
@@ -478,15 +511,28 @@ def _port_spec(spec, protocol, config, doubt):
 
 # ---------------------------------------------------------------- rules and paths
 
-def ace_rule(acl, ace, config, position):
+def ace_rule(acl, ace, config, position, memo=None):
     """A parsed ACE -> Rule (None for remarks, inactive and non-extended entries)."""
     if ace["kind"] != "extended" or ace["action"] is None or ace["inactive"] or ace["source"] is None \
             or ace["destination"] is None:
         return None
+    if memo is not None and ("ace", ace["text"]) in memo:
+        high, low, reasons = memo[("ace", ace["text"])]
+    else:
+        high, low, reasons = _ace_match(ace, config, memo)
+        if memo is not None:
+            memo[("ace", ace["text"])] = (high, low, reasons)
+    label = "%s line %d '%s'" % (acl, position, ace["text"])
+    origin = {"acl": acl, "line": position, "text": ace["text"]}
+    return Rule("%s|%s" % (acl, ace["text"]), label, ace["action"], high, low, uncertain=reasons, origin=origin)
+
+
+def _ace_match(ace, config, memo):
+    """(match, match_min, doubts) of one ACE."""
     doubt = Doubt()
-    src = operand_addresses(ace["source"], config, doubt)
-    dst = operand_addresses(ace["destination"], config, doubt)
-    terms = ace_terms(ace, config, doubt)
+    src = operand_addresses(ace["source"], config, doubt, memo)
+    dst = operand_addresses(ace["destination"], config, doubt, memo)
+    terms = ace_terms(ace, config, doubt, memo)
     high, low = [], []
     for term in terms:
         high.extend(match_cubes(src["max"], dst["max"], term.protocols, term.sport,
@@ -503,10 +549,29 @@ def ace_rule(acl, ace, config, position):
     if ace["rest"]:
         doubt.add("options '%s' are not understood" % " ".join(ace["rest"]))
         low = []
-    label = "%s line %d '%s'" % (acl, position, ace["text"])
-    origin = {"acl": acl, "line": position, "text": ace["text"]}
-    return Rule("%s|%s" % (acl, ace["text"]), label, ace["action"], _disjoint(high), _disjoint(low),
-                uncertain=doubt.reasons, origin=origin)
+    return _disjoint(high), _disjoint(low), list(doubt.reasons)
+
+
+def memo_without(memo, config, changed_groups):
+    """A copy of ``memo`` for a configuration in which ``changed_groups`` changed: every entry
+    that depends on them (groups nesting them, entries naming any of those) is dropped."""
+    stale = set(changed_groups)
+    grown = True
+    while grown:
+        grown = False
+        for name, group in config["groups"].items():
+            if name not in stale and any(m.split()[0] == "group-object" and m.split()[-1] in stale
+                                         for m in group["members"]):
+                stale.add(name)
+                grown = True
+    kept = {}
+    for key, value in memo.items():
+        if key[0] in ("group", "service") and key[1] in stale:
+            continue
+        if key[0] == "ace" and stale & set(key[1].split()):
+            continue
+        kept[key] = value
+    return kept
 
 
 def _disjoint(cubes):
@@ -516,28 +581,38 @@ def _disjoint(cubes):
     return region
 
 
-def acl_rules(config, name):
+def acl_rules(config, name, memo=None):
+    """The Rules of one ACL in order (remarks, inactive and non-extended entries left out)."""
+    memo = {} if memo is None else memo
     rules = []
+    seen = {}
     for entry in config["acls"].get(name, []):
         ace = parse_ace(entry["text"], config)
-        rule = ace_rule(name, ace, config, entry["line"])
+        rule = ace_rule(name, ace, config, entry["line"], memo)
         if rule is not None:
+            # An ASA refuses a duplicate entry, but a configuration file may still carry one:
+            # the second copy gets its own key, so that rules keep one identity each.
+            count = seen.get(rule.key, 0)
+            seen[rule.key] = count + 1
+            if count:
+                rule.key = "%s#%d" % (rule.key, count + 1)
             rules.append(rule)
     return rules
 
 
-def build_policy(config, interfaces=None):
+def build_policy(config, interfaces=None, memo=None):
     """The policy of every interface (or of ``interfaces``), as Paths named by nameif."""
+    memo = {} if memo is None else memo
     paths = []
     notes = []
     names = interfaces if interfaces is not None else sorted(config["interfaces"])
     global_rules_cache = {}
     for nameif in names:
         inbound, global_acl = acl_bindings(config, nameif)
-        rules = acl_rules(config, inbound) if inbound else []
+        rules = acl_rules(config, inbound, memo) if inbound else []
         if global_acl:
             if global_acl not in global_rules_cache:
-                global_rules_cache[global_acl] = acl_rules(config, global_acl)
+                global_rules_cache[global_acl] = acl_rules(config, global_acl, memo)
             rules = rules + global_rules_cache[global_acl]
         if not inbound and not global_acl:
             rules = _security_level_rules(config, nameif, notes)

@@ -28,7 +28,12 @@ __metaclass__ = type
 import copy
 import re
 
-from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import ace_destinations, acl_rules, build_policy
+from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import (
+    ace_destinations,
+    acl_rules,
+    build_policy,
+    memo_without,
+)
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import (
     acl_bindings,
     ace_with_source,
@@ -338,13 +343,13 @@ def describe_bindings(config):
     return ", ".join(texts) or "none"
 
 
-def find_smtp_rules(config, scope, group_name, servers_given):
+def find_smtp_rules(config, scope, group_name, servers_given, memo=None):
     """SMTP rules in the ACLs of ``scope``: status ``replace`` (from any) or ``hardened`` (from
     our group), limited to those reaching ``servers_given`` when given."""
     found = []
     for name, bindings in scope:
         aces = dict((a["text"], a) for a in config["acls"].get(name, []))
-        for rule in acl_rules(config, name):
+        for rule in acl_rules(config, name, memo):
             if rule.action != "permit" or not is_smtp_only(rule, SMTP_PORT):
                 continue
             ace = parse_ace(rule.origin["text"], config)
@@ -371,10 +376,10 @@ def _covers_sets(outer, inner):
     return all(iv_covers(outer[f], inner[f]) for f in (4, 6))
 
 
-def _first_touching(config, acl, server_sets):
+def _first_touching(config, acl, server_sets, memo=None):
     """The first ACE text of ``acl`` whose match touches TCP/25 to the server, or None."""
     target = smtp_region(any_addresses(), server_sets, SMTP_PORT)
-    for rule in acl_rules(config, acl):
+    for rule in acl_rules(config, acl, memo):
         if region_intersect(rule.match, target):
             return rule.origin["text"]
     return None
@@ -412,7 +417,8 @@ def plan_hardening(config, ranges, group_name="TM_HES_IP_RANGE", interfaces=("ou
 
     group_commands, group_change = plan_group(group_name, ranges, config["groups"])
     scope, unbound = _scope(config, interfaces, use_global_acl, acl_name)
-    rules = find_smtp_rules(config, scope, group_name, given_sets)
+    memo = {}
+    rules = find_smtp_rules(config, scope, group_name, given_sets, memo)
 
     servers = given_sets
     if servers is None:
@@ -435,18 +441,18 @@ def plan_hardening(config, ranges, group_name="TM_HES_IP_RANGE", interfaces=("ou
                           % (len(scope), ", ".join(a for a, b in scope)))
         else:
             acl = scope[0][0]
-            additions = [(acl, net, _first_touching(config, acl, address_sets([net]))) for net in missing]
+            additions = [(acl, net, _first_touching(config, acl, address_sets([net]), memo)) for net in missing]
 
     # An empty interface list with the global ACL means: the global ACL is the inbound policy of
     # every interface.
     inbound = [i for i in interfaces if i in config["interfaces"]] or \
         (sorted(config["interfaces"]) if use_global_acl else interfaces)
-    before = build_policy(config)
+    before = build_policy(config, memo=memo)
     denies = set()
     acl_commands, rule_changes, edits = _plan_acl_edits(config, rules, additions, denies, group_name)
     commands = group_commands + acl_commands
     after_config = apply_commands(config, commands)
-    after = build_policy(after_config)
+    after = build_policy(after_config, memo=memo_without(memo, after_config, [group_name]))
     leak_findings = [f for name in inbound if name in after.paths
                      for f in leaks(after.paths[name], range_sets, servers, SMTP_PORT)]
     if leak_findings and deny_after_permit and not errors:
@@ -456,7 +462,7 @@ def plan_hardening(config, ranges, group_name="TM_HES_IP_RANGE", interfaces=("ou
             acl_commands, rule_changes, edits = _plan_acl_edits(config, rules, additions, denies, group_name)
             commands = group_commands + acl_commands
             after_config = apply_commands(config, commands)
-            after = build_policy(after_config)
+            after = build_policy(after_config, memo=memo_without(memo, after_config, [group_name]))
     served = _served(config, inbound, rules, additions, servers)
     gate = check_plan(before, after, inbound, range_sets, servers, served, port=SMTP_PORT)
     if not errors:

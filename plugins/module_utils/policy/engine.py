@@ -279,7 +279,7 @@ def changed_region(before, after):
             for rule in old_rules:
                 twin = new_by_key.get(rule.key)
                 if twin is not None and (twin.action, twin.target) == (rule.action, rule.target) \
-                        and region_equal(twin.match, rule.match) and region_equal(twin.match_min, rule.match_min):
+                        and _same_region(twin.match, rule.match) and _same_region(twin.match_min, rule.match_min):
                     kept.append(rule.key)
                 else:
                     region = region_union(region, rule.match)
@@ -290,6 +290,11 @@ def changed_region(before, after):
             if [r.key for r in new_rules if r.key in kept_set] != kept:
                 return universe(), "chain %s: unchanged rules changed their order" % name
     return region_intersect(region, universe()), None
+
+
+def _same_region(a, b):
+    # A vendor model that reuses an unchanged rule's match gives the same list object.
+    return a is b or region_equal(a, b)
 
 
 def _uncertain_in(paths, region):
