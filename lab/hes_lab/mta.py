@@ -234,6 +234,7 @@ class MailLab:
                 raise RuntimeError("%s is missing: run make setup as root (it installs postfix, dnsmasq-base, swaks)"
                                    % tool)
         os.makedirs(self.state_dir, exist_ok=True)
+        self._check_reachable()
         self._save_state()
         for namespace in self.namespaces:
             _ip("netns", "add", namespace)
@@ -261,6 +262,17 @@ class MailLab:
         self.pids["master"] = self._start_postfix()
         self._save_state()
         self._write_ansible_files()
+
+    def _check_reachable(self):
+        """Postfix's daemons run as the postfix user and must reach the queue, data and mail
+        directories under the state directory."""
+        path = os.path.abspath(self.state_dir)
+        while path != "/":
+            if not os.stat(path).st_mode & 0o001:
+                raise RuntimeError("%s is not searchable by other users (mode %o), so the postfix user cannot reach "
+                                   "the lab's queue under %s; use a state directory under %s"
+                                   % (path, os.stat(path).st_mode & 0o777, self.state_dir, state_root()))
+            path = os.path.dirname(path)
 
     def _write_postfix_files(self):
         owner = pwd.getpwnam("postfix")
@@ -438,7 +450,7 @@ class MailLab:
         return results
 
     def status(self):
-        return {"prefix": self.prefix, "namespaces": lab_namespaces(self.prefix),
+        return {"prefix": self.prefix, "state_dir": self.state_dir, "namespaces": lab_namespaces(self.prefix),
                 "pids_alive": dict((name, _pid_alive(pid)) for name, pid in self.pids.items()),
                 "config_dir": self.config_dir, "inventory": self.inventory_path}
 
