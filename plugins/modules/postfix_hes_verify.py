@@ -62,6 +62,7 @@ attributes:
     description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to diff.
   platform:
     support: full
     description: Hosts running Postfix.

@@ -228,6 +228,7 @@ def render_markdown(report):
     else:
         lines += ["| table | address | kind | range | expected | postmap said |", "|---|---|---|---|---|---|"]
         for row in wrong:
-            lines.append("| %s | %s | %s | %s | %s | %s |" % (row["table"], row["address"], row["kind"], row["range"],
-                                                           row["expect"] or "nothing", row["actual"] or "nothing"))
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                row["table"], row["address"], row["kind"], row["range"], row["expect"] or "nothing",
+                row["actual"] or "nothing"))
     return "\n".join(lines) + "\n"
