@@ -48,7 +48,7 @@ import tempfile
 import time
 import uuid
 
-from hes_lab.netns import _ip, _pid_alive, _stop_pid, lab_namespaces
+from hes_lab.netns import NetnsLab, _ip, _pid_alive, _stop_pid, lab_namespaces
 
 ALLOWED_RANGES = ["198.51.100.0/25", "203.0.113.64/26"]
 SENDERS = {"inside": "198.51.100.10", "outside": "203.0.113.10"}
@@ -368,24 +368,18 @@ class MailLab:
     def down_prefix(prefix, state_dir=None):
         """Remove every trace of mail lab ``prefix``: processes (by pid), namespaces, files."""
         state_dir = state_dir or os.path.join(state_root(), prefix)
-        pids = set()
         try:
             with open(os.path.join(state_dir, "state.json")) as handle:
-                pids.update(json.load(handle).get("pids", {}).values())
+                pids = json.load(handle).get("pids", {})
         except (OSError, ValueError):
-            pass
-        namespaces = [name for name in lab_namespaces(prefix) if name in (prefix + "-cli", prefix + "-mx")]
-        for pid in sorted(pids):
-            _stop_pid(pid)
-        for namespace in namespaces:
-            for pid in _ip("netns", "pids", namespace, check=False).stdout.split():
-                _stop_pid(int(pid))
-        for namespace in namespaces:
-            _ip("netns", "del", namespace, check=False)
+            pids = {}
+        # master first: it takes its daemons down with it.
+        for name in ("master", "dnsmasq"):
+            if name in pids:
+                _stop_pid(pids[name])
         for role in ("cli", "mx"):
             shutil.rmtree(os.path.join("/etc/netns", "%s-%s" % (prefix, role)), ignore_errors=True)
-        shutil.rmtree(state_dir, ignore_errors=True)
-        return namespaces
+        return NetnsLab.down_prefix(prefix, state_dir)
 
     @classmethod
     def load(cls, prefix, state_dir=None):
