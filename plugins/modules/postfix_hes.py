@@ -281,6 +281,9 @@ def apply(module, host, result, main_cf_before, output):
         module.fail_json(msg="postfix check failed after the change, so main.cf and the tables were put back as they "
                              "were (nothing was reloaded). postfix said: %s" % (text or "rc %d, no message" % rc),
                          commands=host.commands, **output)
+    for line in text.splitlines():
+        if "warning:" in line:
+            module.warn("postfix check: %s" % line.strip())
     if module.params["reload"]:
         if host.running():
             rc, text = host.postfix("reload")
