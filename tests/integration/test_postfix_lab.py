@@ -180,10 +180,16 @@ def test_check_mode_harden_mail_second_run_verify_and_rollback(lab):
     assert lab.send("inside").outcome == "blocked"
 
 
-def test_absent_removes_exactly_what_the_role_added(lab):
+def test_without_reload_postscreen_keeps_refusing_and_absent_removes_exactly_what_was_added(lab):
     original = main_cf(lab)
-    rc, unused_stats, unused_results, out = harden(lab)
+    assert lab.send("inside").outcome == "blocked"  # starts postscreen (master spawns it on demand)
+    rc, unused_stats, results, out = harden(lab, extra={"hes_postfix_reload": False})
     assert rc == 0, out
+    assert module_result(results)["reloaded"] is False and reloads(lab) == 0
+    assert tables(lab) == ["tm_hes_postscreen.cidr", "tm_hes_smtpd.cidr"]
+    # postscreen is one long-running process that read its access list when it started
+    assert lab.send("inside").outcome == "blocked"
+    assert lab.maillog().count("ALLOWLISTED") == 0
     rc, stats, results, out = harden(lab, extra={"hes_postfix_state": "absent"})
     assert rc == 0 and stats["mx"]["changed"] >= 1, out
     assert main_cf(lab) == original and tables(lab) == []
