@@ -11,7 +11,7 @@ SANITY_ROOT := build/sanity/ansible_collections/emailsec/hes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test demo bench unit lab-tests integration lint sanity molecule changelog clean sysdeps
+.PHONY: setup test demo bench unit lab-tests integration lint sanity molecule changelog clean sysdeps sysdeps-mta
 
 setup: $(STAMP) $(COLLECTION_LINK) sysdeps
 
@@ -32,6 +32,27 @@ sysdeps:
 	    (apt-get install -y -q nftables iproute2 >/dev/null 2>&1 || \
 	     (apt-get update -q >/dev/null && apt-get install -y -q nftables iproute2 >/dev/null)); \
 	  else echo "note: nft/ip missing and not root: nftables tests will fail"; fi; \
+	fi
+	@$(MAKE) --no-print-directory sysdeps-mta
+
+# postfix, dnsmasq and swaks for the Postfix mail lab; only installed when missing. debconf's answer
+# "No configuration" writes no /etc/postfix/main.cf, and while apt runs a policy-rc.d that refuses
+# every start (only when the host has none) keeps the package from starting a system-wide daemon on
+# port 25: the lab runs Postfix inside its namespace only, from its own config and queue directories.
+# dnsmasq-base is the dnsmasq program without the system service.
+MTA_PACKAGES := postfix dnsmasq-base swaks
+
+sysdeps-mta:
+	@if ! command -v postconf >/dev/null || ! command -v dnsmasq >/dev/null || ! command -v swaks >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    policy=; if [ ! -e /usr/sbin/policy-rc.d ]; then policy=/usr/sbin/policy-rc.d; \
+	      printf '#!/bin/sh\n# emailsec.hes make setup: no service starts while apt installs the mail lab\nexit 101\n' > $$policy; \
+	      chmod 755 $$policy; trap 'rm -f $$policy' EXIT; fi; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends $(MTA_PACKAGES) >/dev/null 2>&1 || \
+	      (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(MTA_PACKAGES) >/dev/null); \
+	  else echo "note: postfix/dnsmasq/swaks missing and not root: the Postfix mail lab tests will fail"; fi; \
 	fi
 
 # Much of the test time is spent waiting on SSH prompts, TLS round trips and process start-up:
