@@ -1,6 +1,7 @@
 """Schema, value and reference validation of the PAN-OS emulator, driven by pan-os-python: what a
 firewall refuses at `set`/`edit` (code 12, the candidate unchanged) and, for what slipped in,
 at commit (the job fails with `Validation Error:`)."""
+import glob
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -12,8 +13,8 @@ from panos.objects import AddressGroup, AddressObject, ServiceGroup, ServiceObje
 from panos.policies import Rulebase, SecurityRule
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import connect_firewall
-from hes_lab.panos import client, tls
-from tests.lab_fixtures import start_lab
+from hes_lab.panos import client, tls, validate
+from tests.lab_fixtures import REPO_ROOT, start_lab
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "panos_configs")
 APPDEFAULT = os.path.join(CONFIGS, "fw-appdefault-smtp.xml")
@@ -238,3 +239,13 @@ def test_negate_with_any_fails_the_commit_not_the_write(fw):
         "Negate cannot be enabled for security rule Inbound-SMTP with source address as 'any'",
         "Configuration is invalid",
     ]
+
+
+SHIPPED = sorted(glob.glob(os.path.join(REPO_ROOT, "lab", "hes_lab", "fleet_configs", "panos-*.xml"))
+                 + glob.glob(os.path.join(CONFIGS, "*.xml"))
+                 + glob.glob(os.path.join(REPO_ROOT, "tests", "integration", "verify_role", "configs", "panos-*.xml")))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[os.path.basename(p) for p in SHIPPED])
+def test_every_shipped_configuration_passes_commit_validation(path):
+    assert validate.validate(ET.parse(path).getroot()) == []
