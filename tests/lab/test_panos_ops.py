@@ -10,20 +10,14 @@ from panos.device import Vsys
 from panos.firewall import FirewallCommit
 from panos.network import EthernetInterface, VirtualRouter, Zone
 
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import connect_firewall
-from hes_lab.panos import client, tls
+from hes_lab.panos import client
 from hes_lab.panos.log import read_log
+from tests.lab.panos_lab import verified_firewall
 from tests.lab_fixtures import start_lab
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "panos_configs")
 APPDEFAULT = os.path.join(CONFIGS, "fw-appdefault-smtp.xml")
 DEVICE = "/config/devices/entry[@name='localhost.localdomain']"
-
-
-def connect(port, vsys=None, user="admin", password="admin"):
-    provider = {"ip_address": "127.0.0.1", "port": port, "username": user, "password": password,
-                "ca_path": tls.ca_file()}
-    return connect_firewall(provider, vsys, 60)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +29,7 @@ def lab():
 @pytest.fixture
 def fw(lab):
     client.reset(lab.port)
-    return connect(lab.port)
+    return verified_firewall(lab.port)
 
 
 def test_facts_system_subset(fw):
@@ -135,7 +129,7 @@ def test_model_serial_and_ha_from_the_command_line_and_configuration(tmp_path):
     config.write_text(text.replace("<deviceconfig>", "<deviceconfig>" + ha, 1))
     with start_lab("panos", "--config", config, "--port", 0, "--model", "PA-3220", "--serial", "013201001234",
                    "--sw-version", "11.1.4") as lab:
-        fw = connect(lab.port)
+        fw = verified_firewall(lab.port)
         info = fw.refresh_system_info()
         assert (info.platform, info.serial, info.version) == ("PA-3220", "013201001234", "11.1.4")
         system = fw.op("show system info").find("./result/system")
@@ -151,7 +145,7 @@ def test_body_log_answers_what_was_sent_and_said_without_secrets(tmp_path):
     log = tmp_path / "requests.jsonl"
     with start_lab("panos", "--config", APPDEFAULT, "--port", 0, "--log", log, "--log-bodies",
                    "--username", "ops", "--password", "Ops-Pw-77c1", "--commit-seconds", 0.05) as lab:
-        fw = connect(lab.port, user="ops", password="Ops-Pw-77c1")
+        fw = verified_firewall(lab.port, user="ops", password="Ops-Pw-77c1")
         key = fw.api_key
         fw.op("show system info")
         with pytest.raises(errors.PanDeviceXapiError) as refusal:

@@ -10,8 +10,8 @@ from panos.firewall import Firewall, FirewallCommit
 from panos.objects import AddressGroup, AddressObject
 from panos.policies import Rulebase, SecurityRule
 
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import connect_firewall
-from hes_lab.panos import client, tls
+from hes_lab.panos import client
+from tests.lab.panos_lab import verified_firewall
 from tests.lab_fixtures import start_lab
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "panos_configs")
@@ -35,9 +35,7 @@ def port(lab):
 
 
 def firewall(port, user="admin", password="admin"):
-    provider = {"ip_address": "127.0.0.1", "port": port, "username": user, "password": password,
-                "ca_path": tls.ca_file()}
-    fw = connect_firewall(provider, None, 60)
+    fw = verified_firewall(port, user, password)
     fw.add(Rulebase())
     return fw
 

@@ -12,8 +12,8 @@ from panos.firewall import FirewallCommit
 from panos.objects import AddressGroup, AddressObject, ServiceGroup, ServiceObject
 from panos.policies import Rulebase, SecurityRule
 
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import connect_firewall
-from hes_lab.panos import client, tls, validate
+from hes_lab.panos import client, validate
+from tests.lab.panos_lab import verified_firewall
 from tests.lab_fixtures import REPO_ROOT, start_lab
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "panos_configs")
@@ -31,9 +31,7 @@ def lab():
 @pytest.fixture
 def fw(lab):
     client.reset(lab.port)
-    provider = {"ip_address": "127.0.0.1", "port": lab.port, "username": "admin", "password": "admin",
-                "ca_path": tls.ca_file()}
-    device = connect_firewall(provider, "vsys1", 60)
+    device = verified_firewall(lab.port, vsys="vsys1")
     device.add(Rulebase())
     device.port_of_lab = lab.port
     return device
@@ -208,9 +206,7 @@ def test_commit_validates_what_slipped_in_and_names_one_object(tmp_path):
     broken = tmp_path / "broken.xml"
     broken.write_text(text)
     with start_lab("panos", "--config", broken, "--port", 0, "--commit-seconds", 0.05) as lab:
-        provider = {"ip_address": "127.0.0.1", "port": lab.port, "username": "admin", "password": "admin",
-                    "ca_path": tls.ca_file()}
-        fw = connect_firewall(provider, "vsys1", 60)
+        fw = verified_firewall(lab.port, vsys="vsys1")
         result = fw.commit(sync=True, cmd=FirewallCommit(force=True))
         assert result["result"] == "FAIL"
         assert result["messages"] == [

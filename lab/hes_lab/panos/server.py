@@ -187,8 +187,8 @@ def build_parser():
     parser.add_argument("--sw-version", default="10.2.9")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="model `show system info` reports (default PA-VM)")
     parser.add_argument("--serial", default=DEFAULT_SERIAL)
-    parser.add_argument("--ca-dir", default=None,
-                        help="lab CA directory (created if missing; default $HES_LAB_CA_DIR or ~/.local/share/hes-lab/ca)")
+    parser.add_argument("--ca-dir", default=None, help="lab CA directory, created if missing "
+                        "(default $HES_LAB_CA_DIR or ~/.local/share/hes-lab/ca)")
     parser.add_argument("--commit-seconds", type=float, default=0.2, help="how long a commit job stays ACT")
     parser.add_argument("--fault-commit-fail", action="store_true")
     parser.add_argument("--fault-lock-by", metavar="ADMIN")
