@@ -201,8 +201,8 @@ def test_commit_validates_what_slipped_in_and_names_one_object(tmp_path):
     with open(APPDEFAULT, encoding="utf-8") as handle:
         text = handle.read()
     text = text.replace("<ip-netmask>10.10.0.10/32</ip-netmask>", "<ip-netmask>10.10.0.300/32</ip-netmask>")
-    text = text.replace("<ip-netmask>10.10.0.0/16</ip-netmask>", "<ip-netmask>10.10.0.0/16</ip-netmask>"
-                                                                  "<ip-range>10.10.0.1-10.10.0.9</ip-range>")
+    both = "<ip-netmask>10.10.0.0/16</ip-netmask><ip-range>10.10.0.1-10.10.0.9</ip-range>"
+    text = text.replace("<ip-netmask>10.10.0.0/16</ip-netmask>", both)
     broken = tmp_path / "broken.xml"
     broken.write_text(text)
     with start_lab("panos", "--config", broken, "--port", 0, "--commit-seconds", 0.05) as lab:
