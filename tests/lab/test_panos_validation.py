@@ -196,6 +196,18 @@ def test_a_raw_set_of_several_entries_is_refused_whole(fw):
     assert candidate(fw).find(".//address/entry[@name='ok']") is None
 
 
+def test_rename_is_checked_like_a_new_name(fw):
+    key = client.keygen(fw.port_of_lab)
+    status, answer = client.api(fw.port_of_lab, {
+        "type": "config", "action": "rename", "xpath": f"{VSYS}/address/entry[@name='jump-host']",
+        "newname": LONG_NAME, "key": key})
+    assert (status, answer.get("status"), answer.get("code")) == (200, "error", "12")
+    assert answer.findtext("msg/line").startswith(f" address -> {LONG_NAME} Node can be at most 63 characters")
+    assert candidate(fw).find(".//address/entry[@name='jump-host']") is not None
+    assert [m.text for m in candidate(fw).findall(".//address-group/entry[@name='admin-net']/static/member")] == [
+        "admin-workstations", "jump-host"]
+
+
 def test_commit_validates_what_slipped_in_and_names_one_object(tmp_path):
     """A configuration booted from a file is not checked at write time: the commit is."""
     with open(APPDEFAULT, encoding="utf-8") as handle:

@@ -5,7 +5,8 @@ of PAN-OS: `GET /_lab/running`, `GET /_lab/candidate` (configuration XML without
 `GET|POST /_lab/faults` (JSON: commit_fail, lock_by, drop_after, delay_ms), `POST /_lab/reset`.
 
 TLS: a certificate for localhost/127.0.0.1/::1 issued at start by the lab CA (tls.py); the line
-`TLS sha256 <fingerprint> ca <CA file>` before `READY <port>` says what a client verifies against.
+`TLS sha256 <fingerprint> ca <CA file>` on stderr says what a client verifies against (stdout
+keeps its one `READY <port>` line).
 """
 import argparse
 import json
@@ -228,7 +229,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    print(f"TLS sha256 {served} ca {tls.ca_file(args.ca_dir)}", flush=True)
+    print(f"TLS sha256 {served} ca {tls.ca_file(args.ca_dir)}", file=sys.stderr, flush=True)
     print(f"READY {server.server_address[1]}", flush=True)
     while not stop.wait(1.0):
         pass
