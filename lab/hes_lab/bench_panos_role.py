@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+from hes_lab.panos import tls
 from hes_lab.panos.log import config_writes, read_log
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,7 +58,8 @@ def inventory(directory, ports):
         hosts["fw%02d" % index] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "hes_panos_provider": {"ip_address": "127.0.0.1", "port": port, "username": USER, "password": PASSWORD},
+            "hes_panos_provider": {"ip_address": "127.0.0.1", "port": port, "username": USER, "password": PASSWORD,
+                                   "ca_path": tls.ca_file()},
             "hes_ranges": RANGES,
             "hes_backup_dir": os.path.join(directory, "backups"),
         }

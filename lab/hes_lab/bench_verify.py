@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from hes_lab.panos import tls
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIGS = os.path.join(REPO, "tests", "integration", "verify_role", "configs")
 PLAYBOOK = os.path.join(REPO, "playbooks", "verify.yml")
@@ -106,7 +108,7 @@ def emulated_host(vendor):
                        "--username", PAN_USER, "--password", PAN_PASSWORD)
     return {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
             "hes_panos_provider": {"ip_address": "127.0.0.1", "port": port, "username": PAN_USER,
-                                   "password": PAN_PASSWORD}}, proc
+                                   "password": PAN_PASSWORD, "ca_path": tls.ca_file()}}, proc
 
 
 def one_emulated(vendor, complement):

@@ -26,6 +26,8 @@ import sys
 import threading
 import time
 
+from hes_lab.panos import tls
+
 LAB_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(os.path.dirname(LAB_DIR))
 CONFIG_DIR = os.path.join(LAB_DIR, "fleet_configs")
@@ -192,7 +194,8 @@ def inventory_hosts(records):
             hostvars["ansible_port"] = record["port"]
         else:
             hostvars["hes_panos_provider"] = {"ip_address": "127.0.0.1", "port": record["port"],
-                                              "username": PANOS_USER, "password": PANOS_PASSWORD}
+                                              "username": PANOS_USER, "password": PANOS_PASSWORD,
+                                              "ca_path": tls.ca_file()}
         groups[record["kind"]][record["host"]] = hostvars
     return {"all": {"children": {kind: {"hosts": hosts} for kind, hosts in groups.items()}}}
 
@@ -291,6 +294,8 @@ def up(asa=3, panos=2, state_dir=DEFAULT_STATE, parallel=None, progress=None, si
         shutil.rmtree(os.path.join(state_dir, sub), ignore_errors=True)
         os.makedirs(os.path.join(state_dir, sub))
     devices = plan_devices(asa, panos, profiles)
+    if panos:
+        tls.ensure_ca()  # once, before the emulators that serve certificates from it boot in parallel
     # Booting is CPU-bound (interpreter start, key generation): more at once than cores only
     # makes each one slower.
     parallel = parallel or (os.cpu_count() or 2) * 2

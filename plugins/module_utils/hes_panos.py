@@ -19,17 +19,11 @@ import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import parse_network
-
-try:
-    from panos.errors import PanDeviceError
-    from panos.firewall import Firewall
-    from pan.xapi import PanXapiError
-
-    HAS_PANOS = True
-    PANOS_ERRORS = (PanXapiError, PanDeviceError)
-except ImportError:
-    HAS_PANOS = False
-    PANOS_ERRORS = ()
+# The connection code lives in panos/client.py; these names stay importable from here.
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import (  # pylint: disable=unused-import
+    HAS_PANOS, PANOS_ERRORS, connect_firewall, describe_error, endpoint, provider_argument_spec,
+    provider_credentials,
+)
 
 DEFAULT_GROUP = "TM_HES_IP_RANGE"
 DEFAULT_PREFIX = "TM_HES_"
@@ -694,60 +688,3 @@ def probe_result(probe, matches):
                 "action": first["action"] if first else None,
                 "allowed": bool(first) and first["action"] == "allow"})
     return row
-
-
-# ---------------------------------------------------------------- provider (shared by the modules)
-
-PROVIDER_SPEC = {
-    "ip_address": {"type": "str", "required": True},
-    "username": {"type": "str", "default": "admin"},
-    "password": {"type": "str", "no_log": True},
-    "api_key": {"type": "str", "no_log": True},
-    "port": {"type": "int", "default": 443},
-}
-
-
-def provider_argument_spec():
-    return {"provider": {"type": "dict", "required": True, "options": PROVIDER_SPEC,
-                         "required_one_of": [["password", "api_key"]]},
-            "vsys": {"type": "str", "default": "vsys1"},
-            "timeout": {"type": "int", "default": 60}}
-
-
-def provider_credentials(provider):
-    """Password and API key with empty strings as absent: an AWX credential or inventory often
-    carries ``api_key: ''``, which pan-os-python would send as a key and get HTTP 403 for."""
-    password = provider.get("password") or None
-    api_key = provider.get("api_key") or None
-    if password is None and api_key is None:
-        raise ValueError("provider: set password or api_key (both are empty)")
-    return password, api_key
-
-
-def connect_firewall(provider, vsys, timeout):
-    """A pan-os-python Firewall for the provider dict (the caller has checked HAS_PANOS).
-
-    Raises ValueError when neither a password nor an API key is given. No request is sent yet:
-    pan-os-python generates the key lazily on the first API call.
-    """
-    password, api_key = provider_credentials(provider)
-    firewall = Firewall(provider["ip_address"], provider["username"], password,
-                        api_key=api_key, port=provider["port"], vsys=vsys)
-    firewall.timeout = timeout
-    return firewall
-
-
-def endpoint(provider):
-    return "https://%s:%d/api/" % (provider["ip_address"], provider["port"])
-
-
-def describe_error(exc, provider):
-    """A pan-os-python / pan-python exception as a sentence that says what to check (never a secret)."""
-    text = str(exc).strip()
-    where = endpoint(provider)
-    if "code: 403" in text or text.startswith("Invalid credentials") or "Invalid Credential" in text:
-        return ("authentication failed at %s for user %r (HTTP 403): check the provider's "
-                "username/password or api_key" % (where, provider["username"]))
-    if text.startswith("URLError:"):
-        return "cannot reach the PAN-OS XML API at %s: %s" % (where, text[len("URLError:"):].strip())
-    return "%s: %s" % (where, text or exc.__class__.__name__)

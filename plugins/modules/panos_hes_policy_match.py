@@ -83,7 +83,7 @@ def main():
     except hp.PanosPlanError as exc:
         module.fail_json(msg=str(exc))
     try:
-        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
+        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"], warn=module.warn)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     results = []

@@ -186,20 +186,23 @@ class Run(object):
         self.result = {"changed": False, "commands": [], "requests": [], "diff": {}, "pending_admins": [],
                        "commit": None, "warnings_detail": []}
         try:
-            self.fw = hp.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"])
+            self.fw = hp.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"],
+                                          warn=module.warn)
         except ValueError as exc:
             module.fail_json(msg=str(exc))
 
     def call(self, name, *args, **kwargs):
-        """``self.fw.<name>(...)``, or ``self.fw.xapi.<name>`` for config actions; errors become Failure.
+        """``self.fw.<name>(...)``, or ``self.fw.xapi.<name>`` for config actions; errors become Failure
+        (naming the keyword ``request``, the readable form of what was sent, when given).
 
         The attribute is looked up inside the try: ``fw.xapi`` runs keygen on first use.
         """
+        request = kwargs.pop("request", None)
         try:
             target = self.fw if name in ("op", "commit") else self.fw.xapi
             return getattr(target, name)(*args, **kwargs)
         except hp.PANOS_ERRORS as exc:
-            raise Failure(hp.describe_error(exc, self.provider))
+            raise Failure(hp.describe_error(exc, self.provider, request))
 
     def op(self, cmd):
         return self.call("op", cmd, cmd_xml=False)
@@ -221,10 +224,11 @@ class Run(object):
                        if entry.get("name") != self.admin})
 
     def send(self, edit):
+        request = "; ".join(edit["commands"]) or "%s %s" % (edit["action"], edit["xpath"])
         if edit["element"] is None:
-            self.call(edit["action"], xpath=edit["xpath"])
+            self.call(edit["action"], xpath=edit["xpath"], request=request)
         else:
-            self.call(edit["action"], xpath=edit["xpath"], element=edit["element"])
+            self.call(edit["action"], xpath=edit["xpath"], element=edit["element"], request=request)
 
     def main(self):
         params = self.params

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ import ansible_runner
 import paramiko
 import pytest
 import yaml
+
+from hes_lab.panos import tls
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
@@ -89,7 +90,8 @@ class Fleet:
                 hostvars[name] = {"ansible_host": "127.0.0.1", "ansible_port": proc.port,
                                   "ansible_host_key_checking": False, "ansible_network_cli_ssh_type": "paramiko"}
             else:
-                hostvars[name] = {"ansible_host": "127.0.0.1", "hes_panos_api_port": proc.port}
+                hostvars[name] = {"ansible_host": "127.0.0.1", "hes_panos_api_port": proc.port,
+                                  "hes_panos_ca_path": tls.ca_file()}
             groups[kind]["hosts"].append(name)
         return dict(groups, _meta={"hostvars": hostvars})
 
@@ -156,7 +158,7 @@ def canonical_xml(text, drop_empty=None):
 
 
 def panos_running_config(port):
-    context = ssl._create_unverified_context()
+    context = tls.client_context()
     with urllib.request.urlopen("https://127.0.0.1:%d/_lab/running" % port, context=context, timeout=10) as answer:
         text = answer.read().decode()
     return re.sub(r' uuid="[^"]*"', "", text)

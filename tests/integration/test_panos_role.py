@@ -1,23 +1,30 @@
 """The panos role and modules through ansible-playbook against the PAN-OS emulator.
 
 Every test boots its own emulator (stopped by pid) and reads the emulator's request log to
-assert what was, and was not, sent.
+assert what was, and was not, sent. TLS is verified throughout: the providers point `ca_path` at
+the lab CA; the TLS tests also face a hostile HTTPS server that poses as a firewall.
 """
+import hashlib
+import http.server
 import json
 import os
 import ssl
 import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from hes_lab.panos import tls
 from hes_lab.panos.log import config_writes, read_log
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
+from local_servers import self_signed_certificate  # noqa: E402
 
 CONFIG = os.path.join(REPO_ROOT, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
@@ -41,7 +48,7 @@ class Lab:
         self.tmp = tmp_path
 
     def lab(self, path, body=None):
-        context = ssl._create_unverified_context()
+        context = tls.client_context()
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request("https://127.0.0.1:%d%s" % (self.port, path), data=data,
                                          headers={"Content-Type": "application/json"} if data else {})
@@ -59,9 +66,15 @@ class Lab:
             node.attrib.pop("uuid", None)
         return ET.tostring(tree, encoding="unicode")
 
+    def provider(self, **changes):
+        provider = {"ip_address": "127.0.0.1", "port": self.port, "username": USER, "password": PASSWORD,
+                    "ca_path": tls.ca_file()}
+        provider.update(changes)
+        return {k: v for k, v in provider.items() if v is not None}
+
     def firewall(self, user=USER, password=PASSWORD):
-        from panos.firewall import Firewall
-        return Firewall("127.0.0.1", user, password, port=self.port, vsys="vsys1")
+        from ansible_collections.emailsec.hes.plugins.module_utils.panos.client import connect_firewall
+        return connect_firewall(self.provider(username=user, password=password), "vsys1", 60)
 
     def writes(self, user=USER):
         return [r for r in config_writes(read_log(self.log)) if r["user"] == user]
@@ -69,8 +82,7 @@ class Lab:
     def inventory(self, **overrides):
         host = {"ansible_connection": "local",
                 "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                "hes_panos_provider": {"ip_address": "127.0.0.1", "port": self.port, "username": USER,
-                                       "password": PASSWORD},
+                "hes_panos_provider": self.provider(),
                 "hes_ranges": RANGES,
                 "hes_backup_dir": str(self.tmp / "backups")}
         host.update(overrides)
@@ -184,8 +196,7 @@ def test_range_change_removes_only_our_stale_objects(lab):
 
 def test_unreachable_device(lab, tmp_path):
     fw = lab()
-    inventory = fw.inventory(hes_panos_provider={"ip_address": "127.0.0.1", "port": 1, "username": USER,
-                                                 "password": PASSWORD})
+    inventory = fw.inventory(hes_panos_provider=fw.provider(port=1))
     done = playbook("harden_panos.yml", inventory, check=False)
     assert done.returncode != 0
     assert "cannot reach the PAN-OS XML API at https://127.0.0.1:1/api/" in done.stdout
@@ -193,8 +204,7 @@ def test_unreachable_device(lab, tmp_path):
 
 def test_bad_credentials(lab):
     fw = lab()
-    inventory = fw.inventory(hes_panos_provider={"ip_address": "127.0.0.1", "port": fw.port, "username": USER,
-                                                 "password": "Wrong-Pw-0000"})
+    inventory = fw.inventory(hes_panos_provider=fw.provider(password="Wrong-Pw-0000"))
     done = playbook("harden_panos.yml", inventory, check=False)
     assert done.returncode != 0
     assert "authentication failed at https://127.0.0.1:%d/api/ for user '%s' (HTTP 403)" % (fw.port, USER) in done.stdout
@@ -275,15 +285,13 @@ def test_secrets_never_written(lab, tmp_path):
     log_path = tmp_path / "ansible.log"
     env = {"ANSIBLE_LOG_PATH": str(log_path)}
     outputs = []
-    key_inventory = fw.inventory(hes_panos_provider={"ip_address": "127.0.0.1", "port": fw.port,
-                                                     "username": USER, "api_key": api_key})
+    key_inventory = fw.inventory(hes_panos_provider=fw.provider(password=None, api_key=api_key))
     for args in (["--check", "--diff"], ["--diff"]):
         done = playbook("harden_panos.yml", key_inventory, "-vvv", *args, env=env)
         outputs += [done.stdout, done.stderr]
     done = playbook("rollback_panos.yml", fw.inventory(), "-vvv", env=env)
     outputs += [done.stdout, done.stderr]
-    wrong = fw.inventory(hes_panos_provider={"ip_address": "127.0.0.1", "port": fw.port, "username": USER,
-                                             "password": PASSWORD + "x"})
+    wrong = fw.inventory(hes_panos_provider=fw.provider(password=PASSWORD + "x"))
     done = playbook("harden_panos.yml", wrong, "-vvv", env=env, check=False)
     outputs += [done.stdout, done.stderr]
     written = [log_path.read_text()]
@@ -293,3 +301,157 @@ def test_secrets_never_written(lab, tmp_path):
     for secret in (api_key, PASSWORD):
         for text in outputs + written:
             assert secret not in text
+
+
+def test_firewall_refusal_is_reported_and_the_candidate_kept(lab):
+    """The firewall refuses the group (its name is taken by an address object) after our objects
+    went in: the module names the refused request and the device's words, and reverts."""
+    fw = lab()
+    mine = fw.firewall()
+    mine.xapi.set(xpath=VSYS + "/address",
+                  element="<entry name='TM_HES_IP_RANGE'><ip-netmask>192.0.2.99/32</ip-netmask></entry>")
+    mine.commit(sync=True)
+    before = fw.text("running")
+    done = playbook("harden_panos.yml", fw.inventory(), check=False)
+    assert done.returncode != 0
+    refusal = ("https://127.0.0.1:%d/api/ refused set vsys1 address-group TM_HES_IP_RANGE static "
+               "[ TM_HES_18.208.22.64_26 TM_HES_150.70.149.0_27 ]: address-group -> TM_HES_IP_RANGE  is invalid. "
+               "An address object with this name already exists; the candidate configuration was reverted "
+               "(revert config partial admin %s)" % (fw.port, USER))
+    assert refusal in done.stdout
+    assert [(w["action"], w["status"], w["code"]) for w in fw.writes()][-2:] == [
+        ("set", "success", 20), ("set", "error", 12)]
+    assert fw.text("candidate") == before and fw.text("running") == before
+    assert mine.pending_changes() is False
+
+
+class HostileFirewall:
+    """An HTTPS server on 127.0.0.1 with an untrusted self-signed certificate that answers like
+    PAN-OS (a keygen key, success to everything else) and records every connection and request."""
+
+    def __init__(self):
+        self.requests = []
+        self.handshakes = 0
+        self.directory = tempfile.mkdtemp(prefix="hes-hostile-")
+        cert_path, key_path = self_signed_certificate(self.directory)
+        with open(cert_path, encoding="ascii") as handle:
+            self.fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(handle.read())).hexdigest()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                recorder.requests.append({"method": "POST", "path": self.path, "headers": str(self.headers),
+                                          "body": self.rfile.read(length).decode("utf-8", "replace")})
+                self.answer("<response status='success'><result><key>LUFRPT1stolen</key></result></response>")
+
+            def do_GET(self):
+                recorder.requests.append({"method": "GET", "path": self.path, "headers": str(self.headers),
+                                          "body": ""})
+                self.answer("<response status='success'><result/></response>")
+
+            def answer(self, body):
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def finish_request(self, request, client_address):
+                try:
+                    wrapped = context.wrap_socket(request, server_side=True)
+                except (ssl.SSLError, OSError):
+                    return
+                recorder.handshakes += 1
+                try:
+                    Handler(wrapped, client_address, self)
+                except OSError:
+                    pass
+                finally:
+                    wrapped.close()
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    def credentials_received(self, *secrets):
+        return [r for r in self.requests if any(s in r["path"] + r["headers"] + r["body"] for s in secrets)]
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def colon_hex(digest):
+    return ":".join(digest.upper()[i:i + 2] for i in range(0, len(digest), 2))
+
+
+@pytest.mark.parametrize("tls_options", [
+    {},
+    {"ca_path": tls.ca_file()},
+    {"certificate_fingerprint": "00" * 32},
+], ids=["system-trust-store", "lab-ca", "other-pin"])
+def test_hostile_server_never_receives_the_password(lab, tls_options):
+    fw = lab()
+    with HostileFirewall() as hostile:
+        provider = {"ip_address": "127.0.0.1", "port": hostile.port, "username": USER, "password": PASSWORD}
+        provider.update(tls_options)
+        done = playbook("harden_panos.yml", fw.inventory(hes_panos_provider=provider), check=False)
+    assert done.returncode != 0
+    assert hostile.requests == [] and hostile.credentials_received(PASSWORD) == []
+    assert hostile.handshakes >= 1
+    assert "TLS certificate check failed for https://127.0.0.1:%d/api/" % hostile.port in done.stdout
+    assert "nothing was sent to it, no password or API key" in done.stdout
+    assert "it presents a certificate with SHA-256 fingerprint %s" % colon_hex(hostile.fingerprint) in done.stdout
+    assert "pin it with provider.certificate_fingerprint" in done.stdout
+    assert "provider.ca_path" in done.stdout
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_without_verification_the_hostile_server_gets_the_password(lab):
+    """The recorder works: with checking switched off the keygen (and the password) reach it."""
+    fw = lab()
+    with HostileFirewall() as hostile:
+        provider = {"ip_address": "127.0.0.1", "port": hostile.port, "username": USER, "password": PASSWORD,
+                    "validate_certs": False}
+        done = playbook("harden_panos.yml", fw.inventory(hes_panos_provider=provider), check=False)
+    assert len(hostile.credentials_received(PASSWORD)) == 1
+    assert "type=keygen" in hostile.requests[0]["body"]
+    warning = " ".join(done.stderr.split())
+    assert "provider.validate_certs is false: the certificate of https://127.0.0.1:%d/api/ is not checked" \
+        % hostile.port in warning
+
+
+def test_pinned_certificate_and_default_trust(lab):
+    fw = lab()
+    served = ssl.get_server_certificate(("127.0.0.1", fw.port))
+    pin = colon_hex(hashlib.sha256(ssl.PEM_cert_to_DER_cert(served)).hexdigest()).lower()
+    pinned = fw.inventory(hes_panos_provider=fw.provider(ca_path=None, certificate_fingerprint=pin))
+    assert "fw1: would change" in playbook("harden_panos.yml", pinned, "--check").stdout
+
+    answered = len(read_log(fw.log))
+    untrusted = playbook("harden_panos.yml", fw.inventory(hes_panos_provider=fw.provider(ca_path=None)), check=False)
+    assert untrusted.returncode != 0 and "TLS certificate check failed" in untrusted.stdout
+    assert "certificate verify failed" in untrusted.stdout
+    assert len(read_log(fw.log)) == answered
+
+    missing = fw.inventory(hes_panos_provider=fw.provider(ca_path=str(fw.tmp / "no-such-ca.pem")))
+    done = playbook("harden_panos.yml", missing, check=False)
+    assert done.returncode != 0 and "provider.ca_path '%s': no such file" % (fw.tmp / "no-such-ca.pem") in done.stdout
+
+    both = fw.inventory(hes_panos_provider=fw.provider(certificate_fingerprint=pin))
+    done = playbook("harden_panos.yml", both, check=False)
+    assert done.returncode != 0 and "mutually exclusive: ca_path|certificate_fingerprint" in done.stdout

@@ -15,6 +15,8 @@ import sys
 
 import pytest
 
+from hes_lab.panos import tls
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
 
@@ -46,7 +48,7 @@ def asa_host(port, **overrides):
 def panos_host(port, **overrides):
     host = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
             "hes_panos_provider": {"ip_address": "127.0.0.1", "port": port, "username": PAN_USER,
-                                   "password": PAN_PASSWORD},
+                                   "password": PAN_PASSWORD, "ca_path": tls.ca_file()},
             "hes_ranges": RANGES}
     host.update(overrides)
     return host

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hes_lab import fleet
+from hes_lab.panos import tls
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT  # noqa: E402
@@ -81,6 +82,7 @@ def test_up_writes_inventory_and_state_and_down_stops_every_process(state_dir):
     for host, hostvars in groups["panos"]["hosts"].items():
         assert hostvars["hes_panos_provider"]["port"] == ports[host]
         assert hostvars["hes_panos_provider"]["password"] == fleet.PANOS_PASSWORD
+        assert hostvars["hes_panos_provider"]["ca_path"] == tls.ca_file()
 
     # Ansible reads it as intended: connection settings from group_vars, state paths from all.yml
     shown = subprocess.run([os.path.join(REPO_ROOT, ".venv", "bin", "ansible-inventory"), "-i", state["inventory"],
@@ -164,3 +166,5 @@ def test_static_lab_inventory_has_the_shape_up_writes():
         (fleet.ASA_USER, fleet.ASA_PASSWORD, fleet.ASA_ENABLE)
     for hostvars in static["all"]["children"]["panos"]["hosts"].values():
         assert hostvars["hes_panos_provider"]["password"] == fleet.PANOS_PASSWORD
+        assert set(hostvars["hes_panos_provider"]) == set(generated["all"]["children"]["panos"]["hosts"]["panos-01"]
+                                                          ["hes_panos_provider"])

@@ -1,16 +1,16 @@
 """A minimal client for the emulator, for tests and benchmarks that need raw API requests or the
-lab-only endpoints (pan-os-python covers everything else)."""
+lab-only endpoints (pan-os-python covers everything else). It verifies the emulator's certificate
+against the lab CA (HES_LAB_CA_DIR or the default one, see tls.py)."""
 import http.client
 import json
-import ssl
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
-_UNVERIFIED = ssl._create_unverified_context()  # the emulator's certificate is self-signed
+from hes_lab.panos import tls
 
 
 def _request(port, method, path, body=None, content_type="application/x-www-form-urlencoded", timeout=30):
-    connection = http.client.HTTPSConnection("127.0.0.1", port, context=_UNVERIFIED, timeout=timeout)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=tls.client_context(), timeout=timeout)
     try:
         headers = {"Content-Type": content_type} if body is not None else {}
         connection.request(method, path, body=body, headers=headers)

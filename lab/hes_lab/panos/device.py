@@ -15,10 +15,11 @@ import uuid
 import xml.etree.ElementTree as ET
 
 from hes_lab.panos import config_tree as ct
-from hes_lab.panos import policy_match, validate
+from hes_lab.panos import opstate, policy_match, validate
 from hes_lab.panos.config_tree import ApiError
 
 WRITE_ACTIONS = ("set", "edit", "delete", "move", "rename", "multi-config")
+SCHEMA_CHECKED_ACTIONS = ("set", "edit", "rename")
 JOURNAL_ACTION_NAMES = {"set": " CREATE", "edit": " EDIT", "delete": " DELETE", "move": " MOVE", "rename": " RENAME"}
 COMMIT_FAULT_DETAILS = ["Management server failed to send phase 1 to client sslmgr", "Commit failed"]
 
@@ -70,10 +71,10 @@ class Job:
 
 
 class Device:
-    def __init__(self, config_xml, admins, sw_version="10.2.9", faults=None, commit_seconds=0.2):
+    def __init__(self, config_xml, admins, identity=None, faults=None, commit_seconds=0.2):
         self.boot_xml = config_xml
         self.admins = dict(admins)
-        self.sw_version = sw_version
+        self.identity = identity or opstate.Identity()
         self.faults = faults or Faults()
         self.commit_seconds = commit_seconds
         self.lock = threading.RLock()
@@ -94,6 +95,7 @@ class Device:
             self.running = root
             self.candidate = copy.deepcopy(root)
             self.journal = []
+            self.full_commit_required = False
             self.seq = 0
             self.jobs = {}
             self.next_job_id = 1
@@ -221,8 +223,17 @@ class Device:
         return touched
 
     def _write(self, user, action, params):
-        """One journaled change to the candidate."""
-        touched = self._apply(self.candidate, action, params)
+        """One journaled change to the candidate. A set, edit or rename whose result the schema
+        refuses (code 12) leaves the candidate as it was."""
+        if action in SCHEMA_CHECKED_ACTIONS:
+            candidate = copy.deepcopy(self.candidate)
+            touched = self._apply(candidate, action, params)
+            refusal = validate.write_errors(candidate, touched)
+            if refusal:
+                raise ApiError(12, *refusal)
+            self.candidate = candidate
+        else:
+            touched = self._apply(self.candidate, action, params)
         entry = self._record(
             user,
             action,
@@ -360,6 +371,8 @@ class Device:
             job.result, job.details = "FAIL", problems
         else:
             job.result, job.details = "OK", ["Configuration committed successfully"]
+            if job.admins is None:
+                self.full_commit_required = False
             self.running = new_running
             committed_seqs = {e["seq"] for e in committed}
             self.journal = [e for e in self.journal if e["seq"] not in committed_seqs]
@@ -381,7 +394,28 @@ class Device:
             return handler(self, user, cmd, vsys)
 
     def _op_system_info(self, user, cmd, vsys):
-        return success(result=system_info_result(self.sw_version))
+        return success(result=opstate.system_info(self.running, self.identity))
+
+    def _op_full_commit_required(self, user, cmd, vsys):
+        """`yes` after a configuration load until the next full commit; ordinary edits never
+        need one."""
+        result = ET.Element("result")
+        result.text = "yes" if self.full_commit_required else "no"
+        return success(result=result)
+
+    def _op_high_availability(self, user, cmd, vsys):
+        return success(result=opstate.high_availability(self.running))
+
+    def _op_session(self, user, cmd, vsys):
+        which = command_path(cmd)[2:3]
+        if which == ["info"]:
+            return success(result=opstate.session_info(self.identity))
+        if which == ["meter"]:
+            return success(result=opstate.session_meter(self.running))
+        raise ApiError(17, " show -> session -> " + " -> ".join(which) + "  is unexpected")
+
+    def _op_routing_route(self, user, cmd, vsys):
+        return success(result=opstate.routing_route(self.running))
 
     def _op_show_jobs(self, user, cmd, vsys):
         job_id = cmd.findtext("./jobs/id")
@@ -530,6 +564,7 @@ class Device:
             raise ApiError(17, f"{source} does not exist")
         self._check_config_lock(user)
         self._rebuild_candidate([])
+        self.full_commit_required = True
         return success(result=msg_result(f"Config loaded from {source}"))
 
     def _rebuild_candidate(self, entries):
@@ -549,7 +584,9 @@ class Device:
     # ---- type=version ---------------------------------------------------------------------
     def version(self):
         result = ET.Element("result")
-        for tag, value in (("sw-version", self.sw_version), ("multi-vsys", "off"), ("model", "PA-VM"), ("serial", SERIAL)):
+        identity = self.identity
+        for tag, value in (("sw-version", identity.sw_version), ("multi-vsys", "off"), ("model", identity.model),
+                           ("serial", identity.serial)):
             ET.SubElement(result, tag).text = value
         return success(result=result)
 
@@ -560,8 +597,6 @@ class Device:
             root = self.running if which == "running" else self.candidate
             return ET.tostring(ct.clean_copy(root), encoding="unicode")
 
-
-SERIAL = "007951000123456"
 
 OP_HANDLERS = {
     ("show", "system", "info"): Device._op_system_info,
@@ -579,6 +614,10 @@ OP_HANDLERS = {
     ("load", "config"): Device._op_load,
     ("set", "audit-comment"): Device._op_ack,
     ("show", "clock"): Device._op_clock,
+    ("check", "full-commit-required"): Device._op_full_commit_required,
+    ("show", "high-availability", "all"): Device._op_high_availability,
+    ("show", "session"): Device._op_session,
+    ("show", "routing", "route"): Device._op_routing_route,
 }
 
 
@@ -679,35 +718,6 @@ def multi_response(status, code, answers):
             for line in lines:
                 ET.SubElement(msg, "line").text = line
     return ET.tostring(outer, encoding="unicode")
-
-
-def system_info_result(sw_version):
-    result = ET.Element("result")
-    system = ET.SubElement(result, "system")
-    fields = (
-        ("hostname", "PA-VM"),
-        ("ip-address", "192.0.2.10"),
-        ("netmask", "255.255.255.0"),
-        ("default-gateway", "192.0.2.1"),
-        ("mac-address", "00:50:56:00:00:01"),
-        ("time", time.strftime("%a %b %d %H:%M:%S %Y")),
-        ("uptime", "0 days, 1:00:00"),
-        ("devicename", "PA-VM"),
-        ("family", "vm"),
-        ("model", "PA-VM"),
-        ("serial", SERIAL),
-        ("vm-mode", "KVM"),
-        ("sw-version", sw_version),
-        ("app-version", "8799-8509"),
-        ("av-version", "0"),
-        ("threat-version", "8799-8509"),
-        ("url-db", "paloaltonetworks"),
-        ("multi-vsys", "off"),
-        ("operational-mode", "normal"),
-    )
-    for tag, value in fields:
-        ET.SubElement(system, tag).text = value
-    return result
 
 
 def job_element(job):

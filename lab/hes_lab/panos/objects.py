@@ -83,7 +83,8 @@ def port_spec_contains(spec, port):
 
 
 class ObjectIndex:
-    """Name lookups for one vsys, falling back to /config/shared like PAN-OS does."""
+    """Name lookups for one vsys, falling back to /config/shared like PAN-OS does (VSYS None:
+    the shared objects alone, which may refer to nothing else)."""
 
     def __init__(self, root, vsys):
         self.vsys = vsys
@@ -100,7 +101,7 @@ class ObjectIndex:
                 self.services[entry.get("name")] = entry
             for entry in scope.findall("./service-group/entry"):
                 self.service_groups[entry.get("name")] = entry
-        self.zones = {entry.get("name") for entry in vsys.findall("./zone/entry")}
+        self.zones = set() if vsys is None else {entry.get("name") for entry in vsys.findall("./zone/entry")}
 
     def address_specs(self, name, seen=None):
         """Networks/ranges an address member stands for; None when the name resolves to nothing.

@@ -3,23 +3,26 @@
 API: `/api` and `/api/` (GET or form POST) as pan-python calls them. Lab-only endpoints, not part
 of PAN-OS: `GET /_lab/running`, `GET /_lab/candidate` (configuration XML without dirty markers),
 `GET|POST /_lab/faults` (JSON: commit_fail, lock_by, drop_after, delay_ms), `POST /_lab/reset`.
+
+TLS: a certificate for localhost/127.0.0.1/::1 issued at start by the lab CA (tls.py); the line
+`TLS sha256 <fingerprint> ca <CA file>` on stderr says what a client verifies against (stdout
+keeps its one `READY <port>` line).
 """
 import argparse
-import datetime
 import json
-import os
 import signal
 import ssl
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from hes_lab.panos import tls
 from hes_lab.panos.config_tree import ApiError
 from hes_lab.panos.device import Device, Faults, error_response
 from hes_lab.panos.log import RequestLog
+from hes_lab.panos.opstate import DEFAULT_MODEL, DEFAULT_SERIAL, Identity
 
 XML_TYPE = "application/xml; charset=UTF-8"
 INVALID_CREDENTIAL = ApiError(403, "Invalid Credential", http_status=403)
@@ -33,39 +36,6 @@ def parse_params(raw):
         if part.startswith("key="):
             params["key"] = unquote(part[4:])
     return params
-
-
-def make_certificate(directory):
-    """A throw-away self-signed certificate for localhost; returns (cert path, key path)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as handle:
-        handle.write(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-    return cert_path, key_path
 
 
 class PanosServer(ThreadingHTTPServer):
@@ -123,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("X-PAN-KEY") and "key" not in params:
             params["key"] = self.headers["X-PAN-KEY"]
         if device.should_drop():
-            self.server.request_log.write(device.user_for_key(params.get("key")), params, "dropped", None)
+            self.server.request_log.write(device.user_for_key(params.get("key")), params, "dropped", None, None)
             self.close_connection = True
             return
         delay = device.faults.delay_ms
@@ -144,11 +114,12 @@ class Handler(BaseHTTPRequestHandler):
                     raise INVALID_CREDENTIAL
                 body = self._api(device, user, request_type, params)
             self._send(200, body)
-            self.server.request_log.write(user, params, "success", _code_of(body))
+            self.server.request_log.write(user, params, "success", _code_of(body), 200, body)
         except ApiError as exc:
-            self._send(exc.http_status, error_response(exc))
+            body = error_response(exc)
+            self._send(exc.http_status, body)
             code = exc.http_status if exc.http_status != 200 else exc.code
-            self.server.request_log.write(user, params, exc.status, code)
+            self.server.request_log.write(user, params, exc.status, code, exc.http_status, body)
 
     @staticmethod
     def _api(device, user, request_type, params):
@@ -212,7 +183,13 @@ def build_parser():
     parser.add_argument("--password", default="admin")
     parser.add_argument("--admin", action="append", default=[], metavar="USER:PASSWORD", help="another administrator")
     parser.add_argument("--log", help="JSON-lines request log")
+    parser.add_argument("--log-bodies", action="store_true",
+                        help="log every request parameter and response body too (keys and passwords redacted)")
     parser.add_argument("--sw-version", default="10.2.9")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model `show system info` reports (default PA-VM)")
+    parser.add_argument("--serial", default=DEFAULT_SERIAL)
+    parser.add_argument("--ca-dir", default=None, help="lab CA directory, created if missing "
+                        "(default $HES_LAB_CA_DIR or ~/.local/share/hes-lab/ca)")
     parser.add_argument("--commit-seconds", type=float, default=0.2, help="how long a commit job stays ACT")
     parser.add_argument("--fault-commit-fail", action="store_true")
     parser.add_argument("--fault-lock-by", metavar="ADMIN")
@@ -234,21 +211,25 @@ def main(argv=None):
         with open(args.config, encoding="utf-8") as handle:
             config_xml = handle.read()
         faults = Faults(args.fault_commit_fail, args.fault_lock_by, args.fault_drop_after, args.fault_delay_ms)
-        device = Device(config_xml, admins, args.sw_version, faults, args.commit_seconds)
+        identity = Identity(args.model, args.serial, args.sw_version)
+        device = Device(config_xml, admins, identity, faults, args.commit_seconds)
     except (OSError, SyntaxError) as exc:
         print(f"hes-lab panos: cannot boot from {args.config}: {exc}", file=sys.stderr)
         return 1
-
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    with tempfile.TemporaryDirectory(prefix="hes-lab-panos-") as directory:
-        context.load_cert_chain(*make_certificate(directory))
-    server = PanosServer(("127.0.0.1", args.port), device, RequestLog(args.log), context)
+    try:
+        context, served = tls.server_context(args.ca_dir)
+    except (OSError, ValueError) as exc:
+        print(f"hes-lab panos: cannot set up TLS from the lab CA in {args.ca_dir or tls.default_ca_dir()}: {exc}",
+              file=sys.stderr)
+        return 1
+    server = PanosServer(("127.0.0.1", args.port), device, RequestLog(args.log, args.log_bodies), context)
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
+    print(f"TLS sha256 {served} ca {tls.ca_file(args.ca_dir)}", file=sys.stderr, flush=True)
     print(f"READY {server.server_address[1]}", flush=True)
     while not stop.wait(1.0):
         pass

@@ -1,0 +1,109 @@
+"""The PAN-OS connection (plugins/module_utils/panos/client.py): the TLS context each provider gets,
+certificate pinning in the handshake, and error sentences."""
+import hashlib
+import ssl
+import urllib.error
+import urllib.request
+
+import pytest
+from local_servers import HttpsServer
+
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
+
+PROVIDER = {"ip_address": "127.0.0.1", "port": 9, "username": "automation", "password": "pw"}
+PIN = "ab" * 32
+
+
+def provider(**changes):
+    return dict(PROVIDER, **changes)
+
+
+@pytest.mark.parametrize("text", [
+    PIN, PIN.upper(), ":".join(PIN[i:i + 2] for i in range(0, 64, 2)).upper(), "sha256:" + PIN,
+    " ".join(PIN[i:i + 2] for i in range(0, 64, 2)),
+])
+def test_fingerprint_forms(text):
+    assert client.normalize_fingerprint(text) == PIN
+
+
+@pytest.mark.parametrize("text", ["", "ab" * 31, "ab" * 33, "zz" * 32, "md5:" + "ab" * 16, PIN + "\n00"])
+def test_bad_fingerprints_name_the_value(text):
+    with pytest.raises(ValueError, match=r"provider.certificate_fingerprint .* is not a SHA-256 fingerprint"):
+        client.normalize_fingerprint(text)
+
+
+def test_default_context_verifies_chain_and_name():
+    context = client.tls_context(provider())
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname is True
+    assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+
+
+def test_pin_and_opt_out_contexts():
+    pinned = client.tls_context(provider(certificate_fingerprint=PIN.upper()))
+    assert isinstance(pinned, client.PinnedContext) and pinned.pinned == PIN
+    unchecked = client.tls_context(provider(validate_certs=False))
+    assert unchecked.verify_mode == ssl.CERT_NONE and not isinstance(unchecked, client.PinnedContext)
+    assert isinstance(client.tls_context(provider(validate_certs=False, certificate_fingerprint=PIN)),
+                      client.PinnedContext)
+
+
+def test_ca_path_must_be_a_pem_bundle(tmp_path):
+    with pytest.raises(ValueError, match="provider.ca_path '.*nope.pem': no such file"):
+        client.tls_context(provider(ca_path=str(tmp_path / "nope.pem")))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    with pytest.raises(ValueError, match="provider.ca_path '.*garbage.pem': not a readable PEM CA bundle"):
+        client.tls_context(provider(ca_path=str(garbage)))
+
+
+def fetch(server, context):
+    try:
+        with urllib.request.urlopen(server.url("/api/"), context=context, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_pin_is_checked_in_the_handshake_before_the_request():
+    with HttpsServer({"/api/": (200, b"<response status='success'/>")}) as server:
+        with open(server.cert_path, encoding="ascii") as handle:
+            served = hashlib.sha256(ssl.PEM_cert_to_DER_cert(handle.read())).hexdigest()
+        with pytest.raises(urllib.error.URLError, match="certificate fingerprint mismatch: the server presented "
+                                                        "SHA-256 %s" % client.colon_hex(served)):
+            fetch(server, client.tls_context(provider(certificate_fingerprint=PIN)))
+        with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+            fetch(server, client.tls_context(provider()))
+        assert server.hits == []
+        assert fetch(server, client.tls_context(provider(certificate_fingerprint=served))) == 200
+        assert fetch(server, client.tls_context(provider(ca_path=server.cert_path))) == 200
+        assert server.hits == ["/api/", "/api/"]
+        assert client.presented_fingerprint(provider(port=server.port)) == client.colon_hex(served)
+
+
+def test_tls_failure_is_described_with_the_pinning_advice():
+    text = client.describe_error(Exception("URLError: reason: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+                                           "failed: self-signed certificate (_ssl.c:1006)"), provider(port=1))
+    assert text.startswith("TLS certificate check failed for https://127.0.0.1:1/api/ ([SSL: CERTIFICATE_VERIFY_FAILED]")
+    assert "nothing was sent to it, no password or API key" in text
+    assert "its certificate could not be read" in text
+    assert "provider.certificate_fingerprint" in text and "provider.ca_path" in text
+
+
+def test_refusals_name_the_request_and_join_the_device_lines():
+    error = Exception(" G -> static 'X' is not a valid reference\n G -> static is invalid")
+    assert client.describe_error(error, provider(), "set vsys1 address-group G static [ X ]") == (
+        "https://127.0.0.1:9/api/ refused set vsys1 address-group G static [ X ]: G -> static 'X' is not a valid "
+        "reference | G -> static is invalid")
+    assert client.describe_error(error, provider()).startswith("https://127.0.0.1:9/api/: G -> static")
+
+
+def test_connect_warns_only_when_checking_is_off():
+    heard = []
+    firewall = client.connect_firewall(provider(validate_certs=False), "vsys1", 30, warn=heard.append)
+    assert firewall.ssl_context.verify_mode == ssl.CERT_NONE and firewall.timeout == 30
+    assert heard and heard[0].startswith("provider.validate_certs is false: the certificate of "
+                                         "https://127.0.0.1:9/api/ is not checked")
+    client.connect_firewall(provider(certificate_fingerprint=PIN, validate_certs=False), "vsys1", 30,
+                            warn=heard.append)
+    client.connect_firewall(provider(), "vsys1", 30, warn=heard.append)
+    assert len(heard) == 1
