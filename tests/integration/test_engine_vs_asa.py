@@ -142,8 +142,8 @@ def trace(cli, proto, src, sport, dst, dport):
     return "permit" if action.group(1) == "allow" else "deny"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(interface_acl=st.lists(aces(), min_size=1, max_size=8), global_acl=st.lists(aces(), max_size=4),
        probes=st.lists(flows, min_size=10, max_size=16))
 def test_engine_agrees_with_packet_tracer(asa, interface_acl, global_acl, probes):
@@ -164,7 +164,7 @@ def test_engine_agrees_with_packet_tracer(asa, interface_acl, global_acl, probes
     config = parse_running_config(asa.run("show running-config"))
     path = build_policy(config, ["outside"]).paths["outside"]
 
-    asked = [(p, s, sp, d, dp) for p, s, sp, d, dp in probes]
+    asked = list(probes)
     mail = space.address_sets([ipaddress.ip_network("203.0.113.25/32")])
     ranges = space.address_sets([ipaddress.ip_network("18.208.22.64/26")])
     for finding in engine.leaks(path, ranges, mail) + engine.blocked(path, ranges, mail):

@@ -217,8 +217,8 @@ def test_asa_passes_after_the_asa_role_and_in_check_mode(tmp_path, labs):
     # Per mail server: the first and last address of each range and the one just outside each
     # edge, and one flow per other port; no witness (the engine found nothing wrong).
     assert report["summary"]["probes"] == 2 * (4 * len(RANGES) + 6)
-    assert {p["kind"] for p in report["probes"]} == {"range-first", "range-last", "below-range", "above-range",
-                                                    "other-port"}
+    assert {p["kind"] for p in report["probes"]} == {
+        "range-first", "range-last", "below-range", "above-range", "other-port"}
     assert {c["id"]: c["status"] for c in report["checks"]} == dict.fromkeys(
         ["group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports"], "pass")
     assert run.json["stats"]["asa1"]["changed"] == 0

@@ -456,7 +456,7 @@ def plan_hardening(config, ranges, group_name="TM_HES_IP_RANGE", interfaces=("ou
     leak_findings = [f for name in inbound if name in after.paths
                      for f in leaks(after.paths[name], range_sets, servers, SMTP_PORT)]
     if leak_findings and deny_after_permit and not errors:
-        denies, carve_errors = _carve_outs(after_config, leak_findings, rules, rule_changes, scope, servers)
+        denies, carve_errors = _carve_outs(after_config, leak_findings, rules, rule_changes, scope, group_name)
         errors.extend(carve_errors)
         if denies:
             acl_commands, rule_changes, edits = _plan_acl_edits(config, rules, additions, denies, group_name)
@@ -533,15 +533,16 @@ def _nothing_found(scope, group_name, given):
             % (limit, where or "no ACL", group_name))
 
 
-def _carve_outs(after_config, leak_findings, rules, rule_changes, scope, servers):
+def _carve_outs(after_config, leak_findings, rules, rule_changes, scope, group_name):
     """Where a deny right after our permit stops each leak: {(acl, our ACE text before the plan)}."""
     denies = set()
     errors = []
     scope_order = [name for name, bindings in scope]
     ours = []
-    for rule, change in zip([r for r in rules], rule_changes):
-        ours.append((rule["acl"], rule["ace"]["text"], change.get("after") or rule["ace"]["text"],
-                     rule["destinations"]))
+    for rule in rules:
+        after_text = rule["ace"]["text"] if rule["status"] == "hardened" else \
+            ace_with_source(rule["ace"], ["object-group", group_name])
+        ours.append((rule["acl"], rule["ace"]["text"], after_text, rule["destinations"]))
     for addition in [c for c in rule_changes if c["action"] == "added"]:
         ours.append((addition["acl"], addition["after"], addition["after"],
                      ace_destinations(parse_ace(addition["after"], after_config), after_config)))
@@ -666,4 +667,3 @@ def _all_texts(config, edits):
 def _references(text, group_name):
     words = text.split()
     return any(words[i] == "object-group" and words[i + 1] == group_name for i in range(len(words) - 1))
-

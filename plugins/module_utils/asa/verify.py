@@ -223,4 +223,3 @@ def group_check(config, group_name, range_sets):
     if problems:
         return False, "object-group network %s: %s" % (group_name, "; ".join(problems))
     return True, "object-group network %s holds exactly the ranges (%d members)" % (group_name, len(group["members"]))
-

@@ -365,4 +365,3 @@ def projection(cubes, dimension):
                 if family_low <= family <= family_high:
                     out[family] = iv_union(out[family], cube[dimension])
     return out
-

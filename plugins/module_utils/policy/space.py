@@ -117,9 +117,9 @@ def iv_union(a, b):
     return iv_from_pairs(a + b)
 
 
-def iv_covers(a, b):
-    """Every value of ``b`` is in ``a``."""
-    return not iv_subtract(b, a)
+def iv_covers(outer, inner):
+    """Every value of ``inner`` is in ``outer``."""
+    return not iv_subtract(inner, outer)
 
 
 def iv_size(a):
@@ -226,18 +226,18 @@ def region_subtract(region, other):
     return pieces
 
 
-def region_union(region, other):
-    """Disjoint union: ``other``'s cubes are trimmed by ``region`` first."""
-    return list(region) + region_subtract(other, region)
+def region_union(kept, added):
+    """Disjoint union: ``added``'s cubes are trimmed by ``kept`` first."""
+    return list(kept) + region_subtract(added, kept)
 
 
 def region_is_empty(region):
     return not region
 
 
-def region_covers(region, other):
-    """Every flow of ``other`` is in ``region``."""
-    return not region_subtract(other, region)
+def region_covers(outer, inner):
+    """Every flow of ``inner`` is in ``outer``."""
+    return not region_subtract(inner, outer)
 
 
 def region_equal(a, b):

@@ -249,4 +249,3 @@ def merge_sets(*items):
         for family in (4, 6):
             out[family] = iv_union(out[family], sets[family])
     return out
-

@@ -164,7 +164,7 @@ def test_failures_name_the_rule_and_a_witness(change, check, words):
 
 def test_a_device_that_disagrees_with_the_engine_fails_and_both_answers_are_shown():
     def lying_device(probes):
-        return [_trace("allow") for _ in probes]
+        return [_trace("allow") for probe in probes]
     report = report_for(HARDENED, lying_device)
     probes = checks_of(report)["probes_smtp"]
     assert probes["status"] == "fail"

@@ -80,8 +80,9 @@ TCP = space.interval(6, 6)
 P25 = space.interval(25, 25)
 
 
-def rule(key, action, sources=ANY, destinations=ANY, protocols=None, dport=None, sport=None, **kw):
-    return Rule(key, key, action, space.match_cubes(sources, destinations, protocols, sport, dport), **kw)
+def rule(key, action, sources=None, destinations=None, protocols=None, dport=None, sport=None, **kw):
+    return Rule(key, key, action, space.match_cubes(sources or ANY, destinations or ANY, protocols, sport, dport),
+                **kw)
 
 
 def flow(src, dst="203.0.113.25", dport=25, sport=40000, proto=6):
