@@ -750,6 +750,8 @@ class Device:
         out = ["Codes: L - local, C - connected, S - static", "",
                "Gateway of last resort is not set", ""]
         for net, ifc, gw in routes(self):
+            if net.version == 6:
+                continue   # `show ipv6 route` lists those
             if gw:
                 out.append(f"S        {net.network_address} {net.netmask} [1/0] via {gw}, {ifc}")
             else:

@@ -29,27 +29,51 @@ OBJECT_TYPES = ("network", "service")
 OBJECT_MODES = {"network": "config-network-object", "service": "config-service-object"}
 
 
-class NetObject:
+class _Object:
+    """What network and service objects share: a name, a description, a typed sub-mode."""
+
+    type = None
+    KEYWORDS = ("description",)
+
+    def __init__(self, name):
+        self.name = name
+        self.description = None
+
+    def command(self, tokens, rest_text):
+        """A command typed in the sub-mode (keyword completed); False when it is not one."""
+        if tokens[0] != "description":
+            return self._set(tokens)
+        need(tokens, 1)
+        self.description = rest_text
+        return True
+
+    def no_command(self, tokens):
+        if tokens[0] != "description":
+            return self._unset(tokens)
+        self.description = None
+        return True
+
+    def _description_lines(self):
+        return [] if self.description is None else [f" description {self.description}"]
+
+
+class NetObject(_Object):
     """`object network NAME`: one host, subnet, range or fqdn, plus a description."""
 
     type = "network"
     KEYWORDS = ("host", "subnet", "range", "fqdn", "description", "nat")
 
     def __init__(self, name):
-        self.name = name
+        super().__init__(name)
         self.kind = None
         self.value = ()
-        self.description = None
         self.extra = []   # child lines kept verbatim (nat ...)
 
     def lines(self):
         out = [f"object network {self.name}"]
         if self.kind:
             out.append(f" {self.kind} {' '.join(self.value)}")
-        if self.description is not None:
-            out.append(f" description {self.description}")
-        out += [f" {line}" for line in self.extra]
-        return out
+        return out + self._description_lines() + [f" {line}" for line in self.extra]
 
     def leaves(self):
         if self.kind == "host":
@@ -66,8 +90,7 @@ class NetObject:
             return [Leaf(f"fqdn {self.value[-1]}", "never")]
         return []
 
-    def command(self, tokens, rest_text):
-        """A command typed in the sub-mode (keyword completed); False when it is not one."""
+    def _set(self, tokens):
         word = tokens[0]
         if word == "host":
             ip = _ip(tokens, 1)
@@ -98,19 +121,14 @@ class NetObject:
         elif word == "fqdn":
             need(tokens, 1)
             self.kind, self.value = "fqdn", tuple(tokens[1:])
-        elif word == "description":
-            need(tokens, 1)
-            self.description = rest_text
         elif word == "nat":
             self.extra = [e for e in self.extra if not e.startswith("nat ")] + [" ".join(tokens)]
         else:
             return False
         return True
 
-    def no_command(self, tokens):
-        if tokens[0] == "description":
-            self.description = None
-        elif tokens[0] == "nat":
+    def _unset(self, tokens):
+        if tokens[0] == "nat":
             self.extra = [e for e in self.extra if not e.startswith("nat ")]
         elif tokens[0] in ("host", "subnet", "range", "fqdn"):
             self.kind, self.value = None, ()
@@ -119,17 +137,16 @@ class NetObject:
         return True
 
 
-class ServiceObject:
+class ServiceObject(_Object):
     """`object service NAME`: one `service …` line (the service-object grammar, no tcp-udp)."""
 
     type = "service"
     KEYWORDS = ("service", "description")
 
     def __init__(self, name):
-        self.name = name
+        super().__init__(name)
         self.svc = None
         self.text = None
-        self.description = None
 
     def leaves(self):
         """The Svc leaves (none while the object has no `service` line)."""
@@ -139,27 +156,18 @@ class ServiceObject:
         out = [f"object service {self.name}"]
         if self.text:
             out.append(f" service {self.text}")
-        if self.description is not None:
-            out.append(f" description {self.description}")
-        return out
+        return out + self._description_lines()
 
-    def command(self, tokens, rest_text):
-        if tokens[0] == "service":
-            self.svc, self.text = parse_service(tokens, 1, allow_tcp_udp=False)
-        elif tokens[0] == "description":
-            need(tokens, 1)
-            self.description = rest_text
-        else:
+    def _set(self, tokens):
+        if tokens[0] != "service":
             return False
+        self.svc, self.text = parse_service(tokens, 1, allow_tcp_udp=False)
         return True
 
-    def no_command(self, tokens):
-        if tokens[0] == "description":
-            self.description = None
-        elif tokens[0] == "service":
-            self.svc = self.text = None
-        else:
+    def _unset(self, tokens):
+        if tokens[0] != "service":
             return False
+        self.svc = self.text = None
         return True
 
 
