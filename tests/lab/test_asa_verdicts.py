@@ -276,6 +276,14 @@ def test_network_objects_host_subnet_range_fqdn():
         assert allowed(dev, f"outside tcp {src} 40000 {dst} {port}") == expected, (dst, port)
 
 
+def test_interface_operand_is_the_interface_addresses():
+    dev = device("access-list IN extended permit tcp any interface outside eq ssh")
+    assert allowed(dev, "outside tcp 192.0.2.9 40000 198.51.100.2 22")
+    assert allowed(dev, "outside tcp 2001:db8:9::9 40000 2001:db8:1::2 22")
+    assert not allowed(dev, "outside tcp 192.0.2.9 40000 198.51.100.3 22")
+    assert not allowed(dev, "outside tcp 192.0.2.9 40000 10.1.1.1 22")
+
+
 @pytest.mark.parametrize("src, dst, v4, v6", [
     ("any", "any", True, True), ("any4", "any", True, False), ("any", "any6", False, True),
     ("any4", "any4", True, False), ("any6", "any6", False, True), ("any4", "any6", False, False),

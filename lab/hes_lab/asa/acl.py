@@ -616,11 +616,11 @@ def address_leaves(addr, ctx):
     if addr.kind == "prefix6":
         return [net_leaf(ipaddress.IPv6Network(addr.value))]
     if addr.kind == "interface":
-        ifc = ctx.interfaces().get(addr.value)
-        ip = ifc.get("ip") if ifc else None
-        if ip is None:
-            return [Leaf(f"interface {addr.value}", "never")]
-        return [Leaf(f"interface {addr.value}", "net", ipaddress.ip_network(ip))]
+        info = ctx.interfaces().get(addr.value) or {"ip": None, "ip6": []}
+        nets = ([ipaddress.ip_network(info["ip"])] if info["ip"] else []) + [
+            ipaddress.ip_network(ip6.ip) for ip6 in info["ip6"]]
+        return [Leaf(f"interface {addr.value}", "net", net) for net in nets] or [
+            Leaf(f"interface {addr.value}", "never")]
     if addr.kind == "object":
         return ctx.objects[addr.value].leaves()
     return group_leaves(ctx.groups[addr.value], ctx)
