@@ -1,5 +1,6 @@
 """Issue 18: the ASA behaviours cisco.asa relies on, written from asa-cli.md §6.2-§6.5 and Cisco's
 published device data (unicon.plugins ASA mocks), checked on the model without SSH."""
+import os
 import re
 
 import pytest
@@ -7,6 +8,7 @@ from ansible_collections.cisco.asa.plugins.terminal.asa import TerminalModule
 
 from hes_lab.asa.model import Device, Session
 
+CONFIGS = os.path.join(os.path.dirname(__file__), "asa_configs")
 BASE = """: Saved
 :
 ASA Version 9.16(4)
@@ -298,3 +300,21 @@ def test_service_object_tcp_udp_expands_to_tcp_and_udp(cli):
         "  access-list T line 1 extended permit tcp any host 10.1.1.1 eq domain",
         "  access-list T line 1 extended permit udp any host 10.1.1.1 eq domain"]
     assert " service-object tcp-udp destination eq 25" in running(cli, "object-group id SV")
+
+
+def test_typed_groups_booted_from_a_config_are_the_device_s_own():
+    with open(os.path.join(CONFIGS, "asav-9.16-idfw.cfg"), encoding="utf-8") as handle:
+        device = Device(handle.read())
+    session = Session(1, enabled=True)
+
+    def run(line):
+        return device.execute(session, line).text
+
+    run("conf t")
+    assert run("no object-group user HES_ADMINS") == \
+        "Removing object-group (HES_ADMINS) not allowed, it is being used."
+    run("no access-list outside_in")
+    assert run("no object-group user HES_ADMINS") == ""
+    assert run("no object-group security QUARANTINE") == ""
+    assert run("show running-config object-group user") == ""
+    assert run("show running-config object-group security") == ""
