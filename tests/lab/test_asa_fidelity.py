@@ -145,6 +145,7 @@ def test_no_forms_complete_too(cli):
     assert running(cli, "object-group id HES") == ["object-group network HES"]
     cli("no access-gr outside_in in int outside")
     assert running(cli, "access-group") == [""]
+    assert cli("no access-group global") == "ERROR: access-group global does not exist"
 
 
 @pytest.mark.parametrize("setup, line", [

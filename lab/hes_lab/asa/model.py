@@ -1154,9 +1154,15 @@ class Device:
         if verb == "access-list":
             return self._no_access_list(words, tokens, line)
         if verb == "access-group":
-            key, text = self._access_group_key(words[1:])
+            absent = CliError(f"ERROR: access-group {' '.join(words[2:])} does not exist")
+            try:
+                key, text = self._access_group_key(words[1:])
+            except Ambiguous:
+                raise
+            except CliError:
+                raise absent from None
             if self.access_groups.get(key) != text:
-                raise CliError(f"ERROR: access-group {' '.join(words[2:])} does not exist")
+                raise absent
             del self.access_groups[key]
             self._drop_item("access-group", key)
             self.changed()
