@@ -16,6 +16,7 @@ HERE = os.path.join(REPO_ROOT, "tests", "integration", "asa_modules")
 PLAYBOOK_CONFIGS = {
     "basic": os.path.join(REPO_ROOT, "tests", "lab", "asa_configs", "fpr-9.18-hq.cfg"),
     "resources": os.path.join(HERE, "seed.cfg"),
+    "fidelity": os.path.join(HERE, "seed.cfg"),
 }
 SSH_TYPES = ["paramiko", "libssh"]
 
@@ -89,3 +90,22 @@ def test_object_groups_and_acls(ssh_type, tmp_path):
     sent = [r["command"] for r in records]
     removal = sent.index("no access-list mgmt_smtp line 1 extended permit tcp any host 192.168.45.25 eq smtp")
     assert sent[removal + 1].startswith("access-list mgmt_smtp line 1 extended permit tcp object-group")
+
+
+@pytest.mark.parametrize("ssh_type", SSH_TYPES)
+def test_fidelity(ssh_type, tmp_path):
+    records = run_playbook("fidelity", ssh_type, tmp_path)
+    windows = idempotence_windows(records)
+    assert sorted(windows) == ["typed-deleted", "typed-merged", "typed-overridden"]
+    for name, window in windows.items():
+        assert window, f"{name}: the idempotence run sent nothing at all"
+        assert config_commands(window) == [], name
+    sent = [(r["mode"], r["command"]) for r in records]
+    # the absent group's removal reached the device, and the run went on
+    assert ("config", "no object-group network OG_CLEANUP") in sent
+    assert ("config", "no object network OBJ_ABSENT") in sent
+    # asa_ogs abbreviates inside the protocol group; the device completed it
+    assert ("config-protocol-object-group", "protocol tcp") in sent
+    assert ("config-security-object-group", "security-group tag 10") in sent
+    assert ("config-user-object-group", "user-group LOCAL\\\\postmasters") in sent
+    assert ("config-network-object-group", "network-obj host 192.0.2.55") in sent

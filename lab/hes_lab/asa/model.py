@@ -5,13 +5,16 @@ one CLI session's mode. `Device.execute(session, line)` returns a `Reply` whose 
 line ends; the SSH layer turns them into CRLF, echoes, and appends the prompt.
 """
 import hashlib
+import ipaddress
 import re
 import threading
 import time
 
 from . import acl as acls
+from . import texts
 from .errors import INCOMPLETE, CliError, Notice, invalid
-from .objects import GROUP_TYPES, Group, NetObject
+from .keywords import Ambiguous, ambiguous_text, complete, expect, match
+from .objects import GROUP_TYPES, OBJECT_MODES, OBJECT_TYPES, Group, new_object
 
 EXEC_MODES = ("exec", "enable")
 DEFAULT_HEADER = [": Saved", "", ":", ": Serial Number: 9A5KDJ4T1Q7",
@@ -27,7 +30,7 @@ RAW_KEYWORDS = (
     "timeout", "tunnel-group", "user-identity", "username", "webvpn", "license", "ipv6",
 )
 CONFIG_KEYWORDS = ("access-list", "access-group", "object-group", "object", "hostname",
-                   "interface", "no", "end", "exit", "clear") + RAW_KEYWORDS
+                   "interface", "no", "end", "exit", "quit", "clear", "help") + RAW_KEYWORDS
 EXEC_KEYWORDS = ("enable", "exit", "quit", "logout", "show", "terminal", "ping", "traceroute",
                  "help", "login", "no")
 ENABLE_KEYWORDS = EXEC_KEYWORDS + ("configure", "write", "copy", "packet-tracer", "dir", "more",
@@ -38,7 +41,17 @@ SHOW_KEYWORDS = ("version", "running-config", "startup-config", "access-list", "
                  "memory", "clock", "hostname", "nameif", "checksum", "interface", "route",
                  "names", "curpriv", "conn", "xlate", "asp", "arp", "failover", "firewall",
                  "mode", "inventory", "logging", "access-group")
-SUBMODE_COMMON = ("description", "exit", "end", "no", "help")
+SUBMODE_COMMON = ("exit", "end", "quit", "no", "help")
+ACE_START = ("remark", "standard", "extended", "ethertype", "webtype", "permit", "deny")
+INTERFACE_KEYWORDS = ("nameif", "security-level", "ip", "description", "shutdown", "speed",
+                      "duplex", "mtu", "vlan", "management-only", "ipv6", "mac-address")
+# Lines of the sections a real ASA prints after the object-groups and access-lists
+# (asa-cli.md §6.4): a first object, group or ACL goes before the first of them.
+LATER_SECTIONS = ("pager", "logging", "mtu", "failover", "monitor-interface", "icmp", "asdm",
+                  "arp", "nat", "access-group", "route", "timeout", "user-identity", "aaa",
+                  "http", "snmp-server", "crypto", "telnet", "ssh", "console",
+                  "threat-detection", "dhcpd", "ntp", "webvpn", "username", "class-map",
+                  "policy-map", "service-policy", "prompt", "call-home")
 
 
 class Reply:
@@ -93,14 +106,30 @@ class Interface:
             parts = addr.split()
             if len(parts) >= 2 and acls.is_ipv4(parts[0]) and acls.is_ipv4(parts[1]):
                 ip, mask = parts[0], parts[1]
+        ip6 = []
+        for line in self.children:
+            if line.startswith("ipv6 address "):
+                try:
+                    ip6.append(ipaddress.IPv6Interface(line.split()[2]))
+                except ValueError:
+                    pass
         level = self.value("security-level")
         return {"hardware": self.name, "nameif": self.value("nameif"),
                 "security": int(level) if level and level.isdigit() else 0,
-                "ip": ip, "mask": mask, "shutdown": "shutdown" in self.children}
+                "ip": ip, "mask": mask, "ip6": ip6, "shutdown": "shutdown" in self.children}
+
+    @staticmethod
+    def _key(tokens):
+        """The setting a line sets: `ip address`, `ipv6 address X` (several allowed), or its word."""
+        if tokens[:2] == ["ip", "address"]:
+            return "ip address"
+        if tokens[:2] == ["ipv6", "address"]:
+            return " ".join(tokens[:3])
+        return tokens[0]
 
     def set(self, tokens):
         line = " ".join(tokens)
-        key = "ip address" if tokens[:2] == ["ip", "address"] else tokens[0]
+        key = self._key(tokens)
         if key == "shutdown":
             if line not in self.children:
                 self.children.append(line)
@@ -109,10 +138,7 @@ class Interface:
         self.children.append(line)
 
     def unset(self, tokens):
-        key = "ip address" if tokens[:2] == ["ip", "address"] else tokens[0]
-        if key == "shutdown":
-            self.children = [c for c in self.children if c != "shutdown"]
-            return
+        key = self._key(tokens)
         self.children = [c for c in self.children if not (c == key or c.startswith(key + " "))]
 
 
@@ -120,17 +146,12 @@ def tokenize(line):
     return [(m.group(), m.start()) for m in re.finditer(r"\S+", line)]
 
 
-def keyword(tokens, idx, choices, line):
-    """Resolve an abbreviated keyword the way the ASA parser does (exact, else unique prefix)."""
-    tok = tokens[idx][0]
-    if tok in choices:
-        return tok
-    found = sorted({c for c in choices if c.startswith(tok)})
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise CliError(f'ERROR: % Ambiguous command:  "{line.strip()}"')
-    raise invalid(idx)
+def keyword(tokens, idx, choices):
+    """The keyword tokens[idx] stands for (keywords.py); the caret points at it when none."""
+    found = match(tokens[idx][0], choices)
+    if found is None:
+        raise invalid(idx)
+    return found
 
 
 def checksum(body):
@@ -162,7 +183,10 @@ class Device:
         self.raw_version = 0
         self._names = (None, {})
         self.last_modified = None
+        self.unparsed = []   # ACE lines booted verbatim: shown, never matched by packet-tracer
+        self._booting = True
         self._boot(config_text)
+        self._booting = False
         if hostname:
             self.hostname = hostname
         self.startup = (list(self.header), self.body())
@@ -208,14 +232,14 @@ class Device:
                 self.interfaces_[words[1]] = Interface(words[1], [c[1:] for c in block[1:]])
                 self.items.append(Item("interface", words[1]))
                 return
-            if head == "object" and len(words) == 3 and words[1] == "network":
+            if head == "object" and len(words) == 3 and words[1] in OBJECT_TYPES:
                 if words[2] in self.objects:
                     # auto-NAT appears as a second `object network` block: keep it verbatim
                     self.items.append(Item("raw", lines=block))
                     return
-                obj = NetObject(words[2])
+                obj = new_object(words[1], words[2])
                 for child in block[1:]:
-                    if not obj.command(child.split()):
+                    if not obj.command(child.split(), _rest(child)) and obj.type == "network":
                         obj.extra.append(child.strip())
                 self.objects[obj.name] = obj
                 self.items.append(Item("object", obj.name))
@@ -225,7 +249,7 @@ class Device:
                 for child in block[1:]:
                     toks = child.split()
                     if toks[0] == "description":
-                        group.description = " ".join(toks[1:])
+                        group.description = _rest(child)
                         continue
                     member = group.parse_member(toks, self)
                     if member is None:
@@ -238,13 +262,14 @@ class Device:
                     words[1] not in ("alert-interval", "deny-flow-max"):
                 name = words[1]
                 try:
-                    ace = acls.parse_ace(words[2:], self)
+                    ace = acls.parse_ace(words[2:], self, _rest(block[0], 2))
                 except CliError:
                     ace = acls.Ace("raw", " ".join(words[2:]))
+                    self.unparsed.append(block[0])
                 self._acl_for(name).append(ace)
                 return
             if head == "access-group" and len(block) == 1:
-                self._access_group(tokenize(block[0]), block[0])
+                self._access_group(words)
                 return
         except CliError:
             pass
@@ -263,6 +288,23 @@ class Device:
                         names[parts[2]] = parts[1]
             self._names = (self.raw_version, names)
         return self._names[1]
+
+    def qualified_user(self, value, group_names=False):
+        """`DOMAIN\\user` (`DOMAIN\\\\group` for user groups), with the default domain added.
+
+        The domain is `user-identity default-domain`'s, else LOCAL (assumed: the device
+        stores the qualified form). None when VALUE is malformed.
+        """
+        separator = "\\\\" if group_names else "\\"
+        m = re.fullmatch(r"(?:([^\\\s]+)" + re.escape(separator) + r")?([^\\\s]+)", value)
+        if not m:
+            return None
+        domain = m.group(1)
+        if domain is None:
+            domain = "LOCAL"
+            for line in self.raw_lines("user-identity default-domain "):
+                domain = line.split()[2]
+        return f"{domain}{separator}{m.group(2)}"
 
     def interfaces(self):
         """Interfaces by nameif."""
@@ -287,14 +329,23 @@ class Device:
                 if item.kind == "raw" and item.lines[0].startswith(prefix)]
 
     # ------------------------------------------------------------ layout
-    def _insert_item(self, item, after_kinds, before_prefixes=()):
+    def _insert_item(self, item, after_kinds, before=()):
+        """Place a new entity where the device prints it.
+
+        After the last item of the first kind in AFTER_KINDS that exists, else before the first
+        item whose kind, or whose verbatim line's keyword, is in BEFORE, else at the end. While
+        booting, items keep the order of the saved config.
+        """
+        if self._booting:
+            self.items.append(item)
+            return
         for kind in after_kinds:
             idx = [i for i, it in enumerate(self.items) if it.kind == kind]
             if idx:
                 self.items.insert(idx[-1] + 1, item)
                 return
         for i, it in enumerate(self.items):
-            if it.kind == "raw" and any(it.lines[0].startswith(p) for p in before_prefixes):
+            if it.kind in before or (it.kind == "raw" and _raw_keyword(it.lines[0]) in before):
                 self.items.insert(i, item)
                 return
         self.items.append(item)
@@ -302,8 +353,7 @@ class Device:
     def _acl_for(self, name):
         if name not in self.acls:
             self.acls[name] = []
-            self._insert_item(Item("acl", name), ("acl", "object-group", "object", "interface"),
-                              ("pager", "logging", "mtu", "route"))
+            self._insert_item(Item("acl", name), ("acl", "object-group", "object"), LATER_SECTIONS)
         return self.acls[name]
 
     def _drop_item(self, kind, key):
@@ -384,6 +434,8 @@ class Device:
                 text = self._dispatch(session, line, tokens)
             except Notice as note:
                 text = note.text
+            except Ambiguous:
+                text = ambiguous_text(line)
             except CliError as err:
                 text = err.text
                 if err.token is not None:
@@ -415,7 +467,7 @@ class Device:
         words = [t for t, _ in tokens]
         mode = session.mode
         if mode.startswith("config-"):
-            handled = self._submode(session, line, words)
+            handled = self._submode(session, line, tokens, words)
             if handled is not None:
                 return handled
         if mode == "exec":
@@ -424,7 +476,7 @@ class Device:
             choices = ENABLE_KEYWORDS
         else:
             choices = CONFIG_KEYWORDS + CONFIG_EXEC_KEYWORDS
-        verb = keyword(tokens, 0, tuple(sorted(set(choices))), line)
+        verb = keyword(tokens, 0, tuple(sorted(set(choices))))
         words[0] = verb
         if verb in ("show", "more", "dir") or (verb == "write" and len(words) > 1
                                                 and "terminal".startswith(words[1])):
@@ -432,7 +484,7 @@ class Device:
         handler = getattr(self, "cmd_" + verb.replace("-", "_"), None)
         if handler is None:
             return self._raw_config(session, words)
-        if not mode.startswith("config-") or verb in CONFIG_EXEC_KEYWORDS + ("exit", "end"):
+        if not mode.startswith("config-") or verb in CONFIG_EXEC_KEYWORDS + ("exit", "end", "quit"):
             return handler(session, words, tokens, line)
         # a global command typed in a sub-mode runs globally and leaves the sub-mode
         context = session.context
@@ -449,7 +501,7 @@ class Device:
         command = line if cut < 0 else line[:cut]
         ctoks = tokenize(command)
         words = [t for t, _ in ctoks]
-        words[0] = keyword(ctoks, 0, ("show", "more", "dir", "write"), line)
+        words[0] = keyword(ctoks, 0, ("show", "more", "dir", "write"))
         if words[0] in ("show", "more") and not session.privileged and not (
                 len(words) > 1 and "version".startswith(words[1])):
             raise invalid(1 if len(words) > 1 else 0)
@@ -459,7 +511,7 @@ class Device:
         spec = line[cut + 1:].strip().split(None, 1)
         if not spec:
             raise CliError(INCOMPLETE)
-        op = keyword([(spec[0], cut + 1)], 0, ("include", "exclude", "begin", "grep"), line)
+        op = keyword([(spec[0], cut + 1)], 0, ("include", "exclude", "begin", "grep"))
         pattern = spec[1] if len(spec) > 1 else ""
         negate = False
         if op == "grep" and pattern.startswith("-v "):
@@ -511,7 +563,7 @@ class Device:
         return Reply("")
 
     def cmd_terminal(self, session, words, tokens, line):
-        sub = keyword(tokens, 1, ("pager", "width", "monitor", "no"), line) if len(words) > 1 else None
+        sub = keyword(tokens, 1, ("pager", "width", "monitor", "no")) if len(words) > 1 else None
         if sub == "pager":
             rest = [w for w in words[2:] if w != "lines"]
             if not rest or not rest[0].isdigit():
@@ -527,7 +579,7 @@ class Device:
             raise invalid(0)
         if len(words) < 2:
             raise CliError(INCOMPLETE)
-        keyword(tokens, 1, ("terminal", "memory", "net", "factory-default", "http"), line)
+        keyword(tokens, 1, ("terminal", "memory", "net", "factory-default", "http"))
         if not "terminal".startswith(words[1]):
             raise invalid(1)
         if len(words) > 2:
@@ -538,7 +590,7 @@ class Device:
     def cmd_write(self, session, words, tokens, line):
         sub = "memory"
         if len(words) > 1:
-            sub = keyword(tokens, 1, ("memory", "terminal", "erase", "standby", "net"), line)
+            sub = keyword(tokens, 1, ("memory", "terminal", "erase", "standby", "net"))
         if sub != "memory" or len(words) > 2 and words[2] not in ("all", "/noconfirm"):
             if sub == "terminal":
                 return "\n".join(self.running_config())
@@ -558,12 +610,14 @@ class Device:
         digest = checksum(body)
         size = len("\n".join(self.startup_config()))
         pretty = " ".join(digest[i:i + 8] for i in range(0, 32, 8))
+        # the device divides by whole seconds: "6854 bytes copied in 1.20 secs (6854 bytes/sec)"
+        seconds = 1.2
         return (f"Building configuration...\nCryptochecksum: {pretty} \n\n"
-                f"{size} bytes copied in 0.150 secs\n[OK]")
+                f"{size} bytes copied in {seconds:.2f} secs ({size // int(seconds)} bytes/sec)\n[OK]")
 
     def cmd_clear(self, session, words, tokens, line):
         if len(words) >= 3 and "configure".startswith(words[1]) and session.mode.startswith("config"):
-            what = keyword(tokens, 2, ("access-list", "access-group", "object-group", "object"), line)
+            what = keyword(tokens, 2, ("access-list", "access-group", "object-group", "object"))
             if what == "access-list":
                 for name in [words[3]] if len(words) > 3 else list(self.acls):
                     if name not in self.acls:
@@ -615,17 +669,53 @@ class Device:
     def cmd_show(self, session, words, tokens, line):
         if len(words) < 2:
             raise CliError(INCOMPLETE)
-        sub = keyword(tokens, 1, SHOW_KEYWORDS, line)
+        sub = keyword(tokens, 1, SHOW_KEYWORDS)
         if not session.privileged and sub != "version":
             raise invalid(1)
         handler = getattr(self, "show_" + sub.replace("-", "_"), None)
         if handler is None:
             return ""
-        return handler(session, words[2:], tokens, line)
+        try:
+            return handler(session, words[2:], tokens, line)
+        except CliError as err:
+            if err.token is not None:
+                err.token += 2   # handlers count from their first argument
+            raise
 
     def show_version(self, session, args, tokens, line):
-        from .texts import show_version
-        return show_version(self)
+        return texts.show_version(self)
+
+    def show_interface(self, session, args, tokens, line):
+        """`show interface [NAME] | show interface ip brief` (NAME: hardware id or nameif)."""
+        if complete(args, 0, ("ip", "summary", "detail", "stats")) == "ip":
+            expect(args, 1, ("brief",))
+            if len(args) > 2:
+                raise invalid(2)
+            return texts.show_interface_ip_brief(self)
+        names = list(self.interfaces_)
+        if args and args[0] not in ("summary", "detail", "stats"):
+            name = self.interface_name(args[0])
+            if name is None:
+                raise invalid(0)
+            names = [name]
+            args = args[1:]
+        for k, word in enumerate(args):
+            expect(args, k, ("summary", "detail", "stats"))
+        return texts.show_interface(self, names, summary="summary" in args)
+
+    def interface_name(self, token):
+        """The hardware id TOKEN names: itself, a nameif, or an abbreviated type (`gi0/1`)."""
+        if token in self.interfaces_:
+            return token
+        for hardware, ifc in self.interfaces_.items():
+            if ifc.value("nameif") == token:
+                return hardware
+        kind, number = _split_interface(token)
+        found = [h for h in self.interfaces_ if _split_interface(h)[1] == number and kind
+                 and _split_interface(h)[0].lower().startswith(kind.lower())]
+        if len(found) == 1:
+            return found[0]
+        return None
 
     def show_memory(self, session, args, tokens, line):
         return ("Free memory:        7176970240 bytes (84%)\n"
@@ -660,6 +750,8 @@ class Device:
         out = ["Codes: L - local, C - connected, S - static", "",
                "Gateway of last resort is not set", ""]
         for net, ifc, gw in routes(self):
+            if net.version == 6:
+                continue   # `show ipv6 route` lists those
             if gw:
                 out.append(f"S        {net.network_address} {net.netmask} [1/0] via {gw}, {ifc}")
             else:
@@ -670,7 +762,12 @@ class Device:
         return "\n".join(self.startup_config())
 
     def show_running_config(self, session, args, tokens, line):
-        args = [a for a in args if a != "all"]
+        known = {text.split()[0] for text in self.body() if text and not text.startswith(" ")}
+        choices = tuple(sorted((known | set(CONFIG_KEYWORDS) | {"all"})
+                               - {"no", "end", "exit", "quit", "help", "clear"}))
+        if complete(args, 0, choices) == "all":
+            args = args[1:]
+            complete(args, 0, choices)
         if not args:
             return "\n".join(self.running_config())
         first = args[0]
@@ -678,15 +775,13 @@ class Device:
             if args[1] not in self.acls:
                 return ""
             return "\n".join(f"access-list {args[1]} {a.text}" for a in self.acls[args[1]])
-        if first == "object-group" and len(args) >= 2 and args[0:2] == ["object-group", "id"]:
-            return self._blocks(lambda head: head.split()[2:3] == args[2:3] and
-                                head.startswith("object-group "))
-        if first == "object" and len(args) >= 2 and args[1] == "id":
-            return self._blocks(lambda head: head.startswith("object ") and
-                                head.split()[2:3] == args[2:3])
-        known = {line.split()[0] for line in self.body() if line and not line.startswith(" ")}
+        if first in ("object-group", "object"):
+            kind = complete(args, 1, ("id",) + (GROUP_TYPES if first == "object-group" else OBJECT_TYPES))
+            if kind == "id":
+                return self._blocks(lambda head: head.startswith(first + " ") and
+                                    head.split()[2:3] == args[2:3])
         if first not in known and first not in CONFIG_KEYWORDS:
-            raise invalid(2)
+            raise invalid(0)
         prefix = " ".join(args) + " "
         return self._blocks(lambda head: (head + " ").startswith(prefix))
 
@@ -728,14 +823,14 @@ class Device:
             leaves = acls.elements(ace, self)
             count += len(leaves)
             show_text = ace.text if ace.kind == "standard" else \
-                acls.render_extended(ace, ace.port_proto, show=True)
+                acls.render_extended(ace, show=True)
             inactive = " (inactive)" if ace.inactive else ""
             body.append(f"{prefix}{show_text} (hitcnt={ace.hitcnt}){inactive} "
                         f"{acls.ace_hash(name, ace.text)}")
             if ace.kind == "extended" and acls.expands(ace):
-                hits = getattr(ace, "leaf_hits", {})
+                hits = ace.leaf_hits
                 for src, dst, svc in leaves:
-                    child = acls.render_extended(ace, ace.port_proto, src.text, dst.text, svc, True)
+                    child = acls.render_extended(ace, src.text, dst.text, svc, True)
                     body.append(f"  {prefix}{child} (hitcnt={hits.get(child, 0)}){inactive} "
                                 f"{acls.ace_hash(name, child)}")
         header = f"access-list {name}; {count} elements; name hash: {acls.ace_hash(name)}"
@@ -743,10 +838,17 @@ class Device:
 
     def show_object_group(self, session, args, tokens, line):
         names = [it.key for it in self.items if it.kind == "object-group"]
-        if args[:1] == ["id"] and len(args) > 1:
+        kind = complete(args, 0, ("id",) + GROUP_TYPES)
+        if kind == "id":
+            if len(args) < 2:
+                raise CliError(INCOMPLETE)
             if args[1] not in self.groups:
                 raise CliError(f"ERROR: object-group {args[1]} does not exist")
             names = [args[1]]
+        elif kind:
+            names = [n for n in names if self.groups[n].type == kind]
+        elif args:
+            raise invalid(0)
         out = []
         for name in names:
             lines = self.groups[name].lines()
@@ -759,61 +861,78 @@ class Device:
                    if ace.is_rule and ("object-group", name) in ace.refs())
 
     # ------------------------------------------------------------ config: sub-modes
-    def _submode(self, session, line, words):
-        """Run a sub-mode command; None when the line is not one (then it runs globally)."""
-        mode = session.mode
-        if words[0] in ("exit", "end", "quit"):
-            return None
-        if mode == "config-if":
-            ifc = self.interfaces_[session.context]
-            if words[0] in ("nameif", "security-level", "ip", "description", "shutdown", "speed",
-                            "duplex", "mtu", "vlan", "management-only", "ipv6", "mac-address"):
-                ifc.set(words)
-                self.changed()
-                return ""
-            if words[0] == "no" and len(words) > 1:
-                ifc.unset(words[1:])
-                self.changed()
-                return ""
-            return None
-        if mode == "config-network-object":
+    def _submode_table(self, session):
+        """The sub-mode's own keywords and the thing its commands change."""
+        if session.mode == "config-if":
+            return INTERFACE_KEYWORDS, self.interfaces_[session.context]
+        if session.mode in OBJECT_MODES.values():
             obj = self.objects[session.context]
-            negate = words[0] == "no"
-            rest = words[1:] if negate else words
-            if not rest:
+            return obj.KEYWORDS, obj
+        group = self.groups[session.context]
+        return group.keywords() + ("description",), group
+
+    def _submode(self, session, line, tokens, words):
+        """Run a sub-mode command; None when the line is not one (then it runs globally).
+
+        The sub-mode's keywords are tried first, as on the device: `desc` is `description`
+        inside an object group, and a word that is no sub-mode keyword (`access-list`,
+        `show`, another `object-group`) goes to the global configuration parser.
+        """
+        table, target = self._submode_table(session)
+        verb = match(words[0], table + SUBMODE_COMMON)
+        if verb is None or verb in ("exit", "end", "quit", "help"):
+            return None
+        negate = verb == "no"
+        if negate:
+            if len(words) < 2:
+                raise CliError(INCOMPLETE)
+            if match(words[1], table) is None:
                 return None
-            try:
-                done = obj.no_command(rest) if negate else obj.command(rest)
-            except CliError as err:
-                if err.token is not None:
-                    err.token += int(negate)
-                raise
-            if done:
+            words[1] = match(words[1], table)
+        else:
+            words[0] = verb
+        rest = words[1:] if negate else words
+        first_arg = 1 + int(negate)
+        rest_text = line[tokens[first_arg][1]:].strip() if len(tokens) > first_arg else ""
+        try:
+            if session.mode == "config-if":
+                return self._interface_command(target, rest, negate)
+            if session.mode in OBJECT_MODES.values():
+                if negate:
+                    target.no_command(rest)
+                else:
+                    target.command(rest, rest_text)
                 self.changed()
                 return ""
-            return None
-        group = self.groups[session.context]
-        negate = words[0] == "no"
-        rest = words[1:] if negate else words
-        if not rest:
-            return None
-        if rest[0] == "description":
-            if negate:
-                group.description = None
-            elif len(rest) < 2:
-                raise CliError(INCOMPLETE)
-            else:
-                group.description = line.split("description", 1)[1].strip()
-            self.changed()
-            return ""
-        try:
-            member = group.parse_member(rest, self)
+            return self._group_command(target, rest, rest_text, negate)
         except CliError as err:
             if err.token is not None:
                 err.token += int(negate)
             raise
-        if member is None:
-            return None
+
+    def _interface_command(self, ifc, words, negate):
+        if words[0] == "ip":
+            complete(words, 1, ("address",))
+        elif words[0] == "ipv6":
+            complete(words, 1, ("address", "enable"))
+        if negate:
+            ifc.unset(words)
+        else:
+            ifc.set(words)
+        self.changed()
+        return ""
+
+    def _group_command(self, group, words, rest_text, negate):
+        if words[0] == "description":
+            if negate:
+                group.description = None
+            elif len(words) < 2:
+                raise CliError(INCOMPLETE)
+            else:
+                group.description = rest_text
+            self.changed()
+            return ""
+        member = group.parse_member(words, self)
         existing = [m for m in group.members if m.key() == member.key()]
         if negate:
             if not existing:
@@ -825,7 +944,7 @@ class Device:
             group.members.remove(existing[0])
         else:
             if existing:
-                return (f"Adding obj ({member.text}) to grp ({group.name}) failed; "
+                return (f"WARNING: Adding obj ({member.text}) to grp ({group.name}) failed; "
                         "object already exists")
             group.members.append(member)
         self.changed()
@@ -842,42 +961,50 @@ class Device:
     def cmd_interface(self, session, words, tokens, line):
         if len(words) != 2:
             raise CliError(INCOMPLETE) if len(words) < 2 else invalid(2)
+        words[1] = self.interface_name(words[1]) or words[1]
         if words[1] not in self.interfaces_:
             if "." not in words[1]:
                 raise invalid(1)
             self.interfaces_[words[1]] = Interface(words[1])
-            self._insert_item(Item("interface", words[1]), ("interface",))
+            last = max((i for i, it in enumerate(self.items) if it.kind == "interface"),
+                       default=len(self.items) - 1)
+            if self.items[last + 1:last + 2] and self.items[last + 1].lines == ["!"]:
+                self.items[last + 2:last + 2] = [Item("interface", words[1]), Item("raw", lines=["!"])]
+            else:
+                self.items.insert(last + 1, Item("interface", words[1]))
         session.mode, session.context = "config-if", words[1]
         return Reply("")
 
     def cmd_object(self, session, words, tokens, line):
         if len(words) < 3:
             raise CliError(INCOMPLETE)
-        if words[1] != "network":
-            raise invalid(1)
+        otype = expect(words, 1, OBJECT_TYPES)
         name = words[2]
         if len(words) > 3:
             raise invalid(3)
         if name in self.groups:
             raise CliError(f"ERROR: Object-group {name} already exists", 2)
-        if name not in self.objects:
-            self.objects[name] = NetObject(name)
-            self._insert_item(Item("object", name), ("object", "interface"),
-                              ("object-group", "access-list"))
+        obj = self.objects.get(name)
+        if obj is not None and obj.type != otype:
+            raise CliError(f"ERROR: Object {name} already exists with a different type", 2)
+        if obj is None:
+            self.objects[name] = new_object(otype, name)
+            self._insert_item(Item("object", name), ("object",),
+                              ("object-group", "acl") + LATER_SECTIONS)
             self.changed()
-        session.mode, session.context = "config-network-object", name
+        session.mode, session.context = OBJECT_MODES[otype], name
         return Reply("")
 
     def cmd_object_group(self, session, words, tokens, line):
         if len(words) < 3:
             raise CliError(INCOMPLETE)
-        gtype = keyword(tokens, 1, GROUP_TYPES + ("user", "security"), line)
-        if gtype not in GROUP_TYPES:
-            raise invalid(1)
+        gtype = expect(words, 1, GROUP_TYPES)
         name = words[2]
-        proto = words[3] if len(words) > 3 else None
-        if proto is not None and (gtype != "service" or proto not in ("tcp", "udp", "tcp-udp")):
-            raise invalid(3)
+        proto = None
+        if len(words) > 3:
+            if gtype != "service":
+                raise invalid(3)
+            proto = expect(words, 3, ("tcp", "udp", "tcp-udp"))
         if len(words) > 4:
             raise invalid(4)
         if name in self.objects:
@@ -888,8 +1015,8 @@ class Device:
         if group is None:
             group = Group(name, gtype, proto)
             self.groups[name] = group
-            self._insert_item(Item("object-group", name), ("object-group", "object", "interface"),
-                              ("access-list",))
+            self._insert_item(Item("object-group", name), ("object-group", "object"),
+                              ("acl",) + LATER_SECTIONS)
             self.changed()
         session.mode, session.context = group.mode, name
         return Reply("")
@@ -900,21 +1027,9 @@ class Device:
         name = words[1]
         if name in ("alert-interval", "deny-flow-max"):
             return self._raw_config(session, words)
-        if words[2] == "rename":
+        if complete(words, 2, ACE_START + ("line", "rename")) == "rename":
             return self._rename_acl(name, words)
-        rest, position = words[2:], None
-        offset = 2
-        if rest[0] == "line":
-            if len(rest) < 2 or not rest[1].isdigit() or int(rest[1]) < 1:
-                raise invalid(3)
-            position = int(rest[1])
-            rest, offset = rest[2:], 4
-        try:
-            ace = acls.parse_ace(rest, self)
-        except CliError as err:
-            if err.token is not None:
-                err.token += offset
-            raise
+        position, ace = self._parse_entry(words, tokens, line, 2)
         aces = self.acls.get(name, [])
         if ace.kind != "remark" and any(a.text == ace.text for a in aces):
             raise Notice(f"WARNING: <{name}> found duplicate element")
@@ -925,6 +1040,23 @@ class Device:
             aces.insert(position - 1, ace)
         self.changed()
         return ""
+
+    def _parse_entry(self, words, tokens, line, start):
+        """`[line N] ACE` from words[start] on: (N or None, Ace); carets point into LINE."""
+        position = None
+        if complete(words, start, ACE_START + ("line",)) == "line":
+            if len(words) < start + 2 or not words[start + 1].isdigit() or int(words[start + 1]) < 1:
+                raise invalid(start + 1) if len(words) > start + 1 else CliError(INCOMPLETE)
+            position = int(words[start + 1])
+            start += 2
+        if start >= len(words):
+            raise CliError(INCOMPLETE)
+        try:
+            return position, acls.parse_ace(words[start:], self, line[tokens[start][1]:].strip())
+        except CliError as err:
+            if err.token is not None:
+                err.token += start
+            raise
 
     def _rename_acl(self, name, words):
         if len(words) != 4:
@@ -947,37 +1079,38 @@ class Device:
         return ""
 
     def cmd_access_group(self, session, words, tokens, line):
-        self._access_group(tokens, line)
+        self._access_group(words)
         self.changed()
         return ""
 
-    def _access_group(self, tokens, line):
-        words = [t for t, _ in tokens]
+    def _access_group_key(self, words):
+        """(binding key, canonical text) of `access-group NAME in|out interface IFC | global`."""
         if len(words) < 3:
             raise CliError(INCOMPLETE)
         name = words[1]
         if name not in self.acls:
             raise CliError(f"ERROR: access-list <{name}> does not exist", 1)
-        if words[2] == "global" and len(words) == 3:
-            key = ("global", "in")
-        else:
-            if words[2] not in ("in", "out"):
-                raise invalid(2)
-            if len(words) < 5:
-                raise CliError(INCOMPLETE)
-            if words[3] != "interface":
+        if expect(words, 2, ("in", "out", "global")) == "global":
+            if len(words) > 3:
                 raise invalid(3)
-            if words[4] not in self.interfaces():
-                raise CliError(f"ERROR: '{words[4]}' is not a valid interface name", 4)
-            for k, w in enumerate(words[5:], 5):
-                if w not in ("per-user-override", "control-plane"):
-                    raise invalid(k)
-            key = (words[4], words[2])
+            return ("global", "in"), " ".join(words)
+        expect(words, 3, ("interface",))
+        if len(words) < 5:
+            raise CliError(INCOMPLETE)
+        if words[4] not in self.interfaces():
+            raise CliError(f"ERROR: '{words[4]}' is not a valid interface name", 4)
+        for k in range(5, len(words)):
+            expect(words, k, ("per-user-override", "control-plane"))
+        return (words[4], words[2]), " ".join(words)
+
+    def _access_group(self, words):
+        key, text = self._access_group_key(words)
         if key not in self.access_groups:
             self._insert_item(Item("access-group", key), ("access-group",),
-                              ("route", "timeout", "user-identity", "aaa", "http", "snmp-server",
-                               "crypto", "telnet", "ssh", "dynamic-access", "Cryptochecksum"))
-        self.access_groups[key] = " ".join(words)
+                              ("route", "timeout", "user-identity", "aaa-server", "aaa", "http",
+                               "snmp-server", "crypto", "telnet", "ssh",
+                               "dynamic-access-policy-record"))
+        self.access_groups[key] = text
 
     def acl_binding(self, ifc, direction="in"):
         """The ACL name bound on IFC ('global' for the global policy), or None."""
@@ -1009,79 +1142,90 @@ class Device:
         if len(words) < 2:
             raise CliError(INCOMPLETE)
         if session.mode in EXEC_MODES:
-            keyword(tokens, 1, ("terminal",), line)
+            keyword(tokens, 1, ("terminal",))
             if len(words) < 3:
                 raise CliError(INCOMPLETE)
-            keyword(tokens, 2, ("pager", "monitor"), line)
+            keyword(tokens, 2, ("pager", "monitor"))
             if "pager".startswith(words[2]):
                 session.pager = 0
             return ""
-        verb = keyword(tokens, 1, CONFIG_KEYWORDS, line)
+        verb = keyword(tokens, 1, CONFIG_KEYWORDS)
+        words[1] = verb
         if verb == "access-list":
-            return self._no_access_list(words, tokens)
+            return self._no_access_list(words, tokens, line)
         if verb == "access-group":
-            key = None
-            for k, text in self.access_groups.items():
-                if text == " ".join(words[1:]):
-                    key = k
-            if key is None:
-                raise CliError(f"ERROR: access-group {' '.join(words[2:])} does not exist")
+            absent = CliError(f"ERROR: access-group {' '.join(words[2:])} does not exist")
+            try:
+                key, text = self._access_group_key(words[1:])
+            except Ambiguous:
+                raise
+            except CliError:
+                raise absent from None
+            if self.access_groups.get(key) != text:
+                raise absent
             del self.access_groups[key]
             self._drop_item("access-group", key)
             self.changed()
             return ""
         if verb == "object-group":
-            if len(words) < 4:
-                raise CliError(INCOMPLETE)
-            name = words[3]
-            group = self.groups.get(name)
-            if group is None or group.type != words[2]:
-                raise CliError(f"ERROR: Object-group {name} does not exist", 3)
-            if self.group_in_use(name):
-                return f"Removing object-group ({name}) not allowed, it is being used."
-            del self.groups[name]
-            self._drop_item("object-group", name)
-            self.changed()
-            return ""
+            return self._no_object_group(words)
         if verb == "object":
-            if len(words) < 4:
-                raise CliError(INCOMPLETE)
-            name = words[3]
-            if name not in self.objects or words[2] != "network":
-                raise CliError(f"ERROR: Object {name} does not exist", 3)
-            if self.object_in_use(name):
-                raise CliError(f"ERROR: unable to delete object ({name}). object is being used.")
-            del self.objects[name]
-            self._drop_item("object", name)
-            self.changed()
-            return ""
-        if verb in ("hostname", "interface", "end", "exit", "no", "clear"):
+            return self._no_object(words)
+        if verb in ("hostname", "interface", "end", "exit", "quit", "help", "no", "clear"):
             raise invalid(1)
         return self._raw_config(session, words)
 
-    def _no_access_list(self, words, tokens):
+    def _no_object_group(self, words):
+        """`no object-group TYPE NAME [PROTO]`; an absent group is not an error (asa-cli.md §6.5)."""
+        if len(words) < 4:
+            raise CliError(INCOMPLETE)
+        gtype = expect(words, 2, GROUP_TYPES)
+        name = words[3]
+        group = self.groups.get(name)
+        if len(words) > 4:
+            if gtype != "service":
+                raise invalid(4)
+            expect(words, 4, ("tcp", "udp", "tcp-udp"))
+            if len(words) > 5:
+                raise invalid(5)
+        if group is None or group.type != gtype:
+            return f"Removing object-group ({name}) failed; it does not exist"
+        if self.group_in_use(name):
+            return f"Removing object-group ({name}) not allowed, it is being used."
+        del self.groups[name]
+        self._drop_item("object-group", name)
+        self.changed()
+        return ""
+
+    def _no_object(self, words):
+        """`no object network|service NAME`; worded like the object-group case (assumed)."""
+        if len(words) < 4:
+            raise CliError(INCOMPLETE)
+        otype = expect(words, 2, OBJECT_TYPES)
+        name = words[3]
+        if len(words) > 4:
+            raise invalid(4)
+        obj = self.objects.get(name)
+        if obj is None or obj.type != otype:
+            return f"Removing object ({name}) failed; it does not exist"
+        if self.object_in_use(name):
+            raise CliError(f"ERROR: unable to delete object ({name}). object is being used.")
+        del self.objects[name]
+        self._drop_item("object", name)
+        self.changed()
+        return ""
+
+    def _no_access_list(self, words, tokens, line):
         if len(words) < 3:
             raise CliError(INCOMPLETE)
         name = words[2]
         if name not in self.acls:
             raise CliError(f"ERROR: access-list <{name}> does not exist")
-        rest, offset = words[3:], 3
-        if not rest:
+        if len(words) == 3:
             self._delete_acl(name)
             self.changed()
             return ""
-        if rest[0] == "line":
-            if len(rest) < 2 or not rest[1].isdigit():
-                raise invalid(4)
-            rest, offset = rest[2:], 5
-            if not rest:
-                raise CliError(INCOMPLETE)
-        try:
-            ace = acls.parse_ace(rest, self)
-        except CliError as err:
-            if err.token is not None:
-                err.token += offset
-            raise
+        _, ace = self._parse_entry(words, tokens, line, 3)
         aces = self.acls[name]
         for i, existing in enumerate(aces):
             if existing.text == ace.text:
@@ -1144,6 +1288,18 @@ class Device:
             self.items.append(Item("raw", lines=[text]))
         else:
             self.items.insert(anchor + 1, Item("raw", lines=[text]))
+
+
+def _split_interface(name):
+    """(type, number) of a hardware id: ("GigabitEthernet", "0/1.10")."""
+    m = re.fullmatch(r"([A-Za-z-]*)(.*)", name)
+    return m.group(1), m.group(2)
+
+
+def _rest(line, skip=1):
+    """LINE after its first SKIP words, spacing inside kept (descriptions, remarks)."""
+    parts = line.strip().split(None, skip)
+    return parts[skip] if len(parts) > skip else ""
 
 
 def _raw_keyword(line):

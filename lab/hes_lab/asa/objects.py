@@ -1,36 +1,79 @@
-"""Network objects and object groups, with their member grammar."""
+"""Objects (`object network|service`) and object groups, with their member grammar."""
 import ipaddress
 
-from .acl import PROTOCOLS, Leaf, is_ipv4, mask_pairs, net_leaf, parse_port, _need
+from .acl import (PROTOCOLS, Icmp, ICMP_TYPES, Leaf, is_ipv4, mask_pairs, need, net_leaf,
+                  parse_icmp, parse_port, parse_protocol, parse_service, split_svc)
 from .errors import CliError, invalid
+from .keywords import complete, expect
 
-GROUP_TYPES = ("network", "service", "protocol", "icmp-type")
+GROUP_TYPES = ("network", "service", "protocol", "icmp-type", "security", "user")
 GROUP_MODES = {
     "network": "config-network-object-group",
     "service": "config-service-object-group",
     "protocol": "config-protocol-object-group",
     "icmp-type": "config-icmp-object-group",
+    "security": "config-security-object-group",
+    "user": "config-user-object-group",
 }
+# The member commands of each group's sub-mode (a service group with a protocol takes ports).
+MEMBER_KEYWORDS = {
+    "network": ("network-object",),
+    "service": ("service-object",),
+    "port": ("port-object",),
+    "protocol": ("protocol-object",),
+    "icmp-type": ("icmp-object",),
+    "security": ("security-group",),
+    "user": ("user", "user-group"),
+}
+OBJECT_TYPES = ("network", "service")
+OBJECT_MODES = {"network": "config-network-object", "service": "config-service-object"}
 
 
-class NetObject:
-    """`object network NAME`: one host, subnet, range or fqdn, plus a description."""
+class _Object:
+    """What network and service objects share: a name, a description, a typed sub-mode."""
+
+    type = None
+    KEYWORDS = ("description",)
 
     def __init__(self, name):
         self.name = name
+        self.description = None
+
+    def command(self, tokens, rest_text):
+        """A command typed in the sub-mode (keyword completed); False when it is not one."""
+        if tokens[0] != "description":
+            return self._set(tokens)
+        need(tokens, 1)
+        self.description = rest_text
+        return True
+
+    def no_command(self, tokens):
+        if tokens[0] != "description":
+            return self._unset(tokens)
+        self.description = None
+        return True
+
+    def _description_lines(self):
+        return [] if self.description is None else [f" description {self.description}"]
+
+
+class NetObject(_Object):
+    """`object network NAME`: one host, subnet, range or fqdn, plus a description."""
+
+    type = "network"
+    KEYWORDS = ("host", "subnet", "range", "fqdn", "description", "nat")
+
+    def __init__(self, name):
+        super().__init__(name)
         self.kind = None
         self.value = ()
-        self.description = None
         self.extra = []   # child lines kept verbatim (nat ...)
 
     def lines(self):
         out = [f"object network {self.name}"]
         if self.kind:
             out.append(f" {self.kind} {' '.join(self.value)}")
-        if self.description is not None:
-            out.append(f" description {self.description}")
-        out += [f" {line}" for line in self.extra]
-        return out
+        return out + self._description_lines() + [f" {line}" for line in self.extra]
 
     def leaves(self):
         if self.kind == "host":
@@ -47,14 +90,15 @@ class NetObject:
             return [Leaf(f"fqdn {self.value[-1]}", "never")]
         return []
 
-    def command(self, tokens):
-        """A command typed in the `object network` sub-mode; returns False when it is not one."""
+    def _set(self, tokens):
         word = tokens[0]
         if word == "host":
             ip = _ip(tokens, 1)
+            if len(tokens) > 2:
+                raise invalid(2)
             self.kind, self.value = "host", (str(ip),)
         elif word == "subnet":
-            tok = _need(tokens, 1)
+            tok = need(tokens, 1)
             if "/" in tok:
                 try:
                     net = ipaddress.IPv6Network(tok)
@@ -63,7 +107,7 @@ class NetObject:
                 self.kind, self.value = "subnet", (net.with_prefixlen,)
             else:
                 _ip(tokens, 1)
-                mask = _need(tokens, 2)
+                mask = need(tokens, 2)
                 if not is_ipv4(mask):
                     raise invalid(2)
                 if not mask_pairs(tok, mask):
@@ -75,20 +119,16 @@ class NetObject:
                 raise CliError("ERROR: Invalid IP address range", 2)
             self.kind, self.value = "range", (str(lo), str(hi))
         elif word == "fqdn":
-            self.kind, self.value = "fqdn", tuple(tokens[1:]) or _need(tokens, 1)
-        elif word == "description":
-            _need(tokens, 1)
-            self.description = " ".join(tokens[1:])
+            need(tokens, 1)
+            self.kind, self.value = "fqdn", tuple(tokens[1:])
         elif word == "nat":
             self.extra = [e for e in self.extra if not e.startswith("nat ")] + [" ".join(tokens)]
         else:
             return False
         return True
 
-    def no_command(self, tokens):
-        if tokens[0] == "description":
-            self.description = None
-        elif tokens[0] == "nat":
+    def _unset(self, tokens):
+        if tokens[0] == "nat":
             self.extra = [e for e in self.extra if not e.startswith("nat ")]
         elif tokens[0] in ("host", "subnet", "range", "fqdn"):
             self.kind, self.value = None, ()
@@ -97,9 +137,47 @@ class NetObject:
         return True
 
 
+class ServiceObject(_Object):
+    """`object service NAME`: one `service …` line (the service-object grammar, no tcp-udp)."""
+
+    type = "service"
+    KEYWORDS = ("service", "description")
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.svc = None
+        self.text = None
+
+    def leaves(self):
+        """The Svc leaves (none while the object has no `service` line)."""
+        return split_svc(self.svc) if self.svc else []
+
+    def lines(self):
+        out = [f"object service {self.name}"]
+        if self.text:
+            out.append(f" service {self.text}")
+        return out + self._description_lines()
+
+    def _set(self, tokens):
+        if tokens[0] != "service":
+            return False
+        self.svc, self.text = parse_service(tokens, 1, allow_tcp_udp=False)
+        return True
+
+    def _unset(self, tokens):
+        if tokens[0] != "service":
+            return False
+        self.svc = self.text = None
+        return True
+
+
+def new_object(otype, name):
+    return (NetObject if otype == "network" else ServiceObject)(name)
+
+
 def _ip(tokens, i):
     try:
-        return ipaddress.ip_address(_need(tokens, i))
+        return ipaddress.ip_address(need(tokens, i))
     except ValueError:
         raise invalid(i) from None
 
@@ -130,6 +208,11 @@ class Group:
     def mode(self):
         return GROUP_MODES[self.type]
 
+    def keywords(self):
+        """The sub-mode's member commands (completion candidates)."""
+        kind = "port" if self.type == "service" and self.proto else self.type
+        return MEMBER_KEYWORDS[kind] + ("group-object",)
+
     def header(self):
         return " ".join(p for p in ("object-group", self.type, self.name, self.proto) if p)
 
@@ -141,96 +224,125 @@ class Group:
         return out
 
     def parse_member(self, tokens, ctx):
-        """Parse a member line typed in this group's sub-mode; None when it is not one."""
+        """Parse a member line (first word completed); None when it is not one of this group's."""
         word = tokens[0]
+        if word not in self.keywords():
+            return None
         if word == "group-object":
-            name = _need(tokens, 1)
+            name = need(tokens, 1)
             other = ctx.groups.get(name)
             if other is None:
                 raise CliError(f"ERROR: specified object group <{name}> not found", 1)
-            if other.type != self.type:
+            if other.type != self.type or other.proto != self.proto:
                 raise CliError(f"ERROR: specified object group <{name}> has wrong type; "
                                f"expecting {self.type} type", 1)
             if name == self.name or self.name in ctx.nested_groups(name):
                 raise CliError(f"ERROR: Adding group-object ({name}) to ({self.name}) "
                                "would create a loop", 1)
             return Member("group", (name,), f"group-object {name}")
-        if self.type == "network" and word == "network-object":
-            return _network_member(tokens, ctx)
-        if self.type == "service" and word == "port-object" and self.proto:
-            if len(tokens) < 2 or tokens[1] not in ("eq", "range"):
-                raise invalid(1)
-            port, i = parse_port(tokens, 1, self.proto)
-            if i != len(tokens):
-                raise invalid(i)
-            return Member("port", (port,), f"port-object {port.text(self.proto)}")
-        if self.type == "service" and word == "service-object" and not self.proto:
-            return _service_member(tokens, ctx)
-        if self.type == "protocol" and word == "protocol-object":
-            proto = _need(tokens, 1)
-            if proto not in PROTOCOLS and not (proto.isdigit() and int(proto) <= 255):
-                raise invalid(1)
-            return Member("proto", (proto,), f"protocol-object {proto}")
-        if self.type == "icmp-type" and word == "icmp-object":
-            kind = _need(tokens, 1)
-            return Member("icmp", (kind,), f"icmp-object {kind}")
-        return None
+        member = _MEMBER_PARSERS[word](self, tokens, ctx)
+        return member
 
 
-def _network_member(tokens, ctx):
-    tok = _need(tokens, 1)
-    if tok == "host":
-        value = _need(tokens, 2)
+def _network_member(group, tokens, ctx):
+    tok = need(tokens, 1)
+    keyword = complete(tokens, 1, ("host", "object"))
+    if keyword == "host":
+        value = need(tokens, 2)
         try:
             ip = ipaddress.ip_address(ctx.names.get(value, value))
         except ValueError:
             raise invalid(2) from None
         shown = value if value in ctx.names else str(ip)
+        _end(tokens, 3)
         return Member("host", (shown,), f"network-object host {shown}")
-    if tok == "object":
-        name = _need(tokens, 2)
-        if name not in ctx.objects:
+    if keyword == "object":
+        name = need(tokens, 2)
+        obj = ctx.objects.get(name)
+        if obj is None or obj.type != "network":
             raise CliError(f"ERROR: Object {name} not found", 2)
+        _end(tokens, 3)
         return Member("object", (name,), f"network-object object {name}")
     if "/" in tok:
         try:
             net = ipaddress.IPv6Network(tok)
         except ValueError:
             raise invalid(1) from None
+        _end(tokens, 2)
         return Member("prefix6", (net.with_prefixlen,), f"network-object {net.with_prefixlen}")
     try:
         ipaddress.IPv4Address(ctx.names.get(tok, tok))
     except ValueError:
         raise invalid(1) from None
-    mask = _need(tokens, 2)
+    mask = need(tokens, 2)
     if not is_ipv4(mask):
         raise invalid(2)
     if not mask_pairs(ctx.names.get(tok, tok), mask):
         raise CliError("ERROR: IP address,mask doesn't pair", 2)
-    if len(tokens) > 3:
-        raise invalid(3)
+    _end(tokens, 3)
     return Member("mask", ((tok, mask),), f"network-object {tok} {mask}")
 
 
-def _service_member(tokens, ctx):
-    proto = _need(tokens, 1)
-    if proto not in PROTOCOLS and proto != "tcp-udp" and not proto.isdigit():
-        raise invalid(1)
-    i = 2
-    sport = dport = None
-    if proto in ("tcp", "udp", "tcp-udp", "sctp"):
-        if i < len(tokens) and tokens[i] == "source":
-            sport, i = parse_port(tokens, i + 1, proto) if i + 1 < len(tokens) else (None, i)
-        if i < len(tokens) and tokens[i] == "destination":
-            i += 1
-        if i < len(tokens) and tokens[i] in ("eq", "neq", "lt", "gt", "range"):
-            dport, i = parse_port(tokens, i, proto)
-    if i != len(tokens):
-        raise invalid(i)
-    parts = ["service-object", proto]
-    if sport:
-        parts += ["source", sport.text(proto)]
-    if dport:
-        parts += ["destination", dport.text(proto)]
-    return Member("svc", (proto, sport, dport), " ".join(parts))
+def _service_member(group, tokens, ctx):
+    if complete(tokens, 1, ("object",) + tuple(PROTOCOLS) + ("tcp-udp",)) == "object":
+        name = need(tokens, 2)
+        obj = ctx.objects.get(name)
+        if obj is None or obj.type != "service":
+            raise CliError(f"ERROR: Object {name} not found", 2)
+        _end(tokens, 3)
+        return Member("object", (name,), f"service-object object {name}")
+    svc, text = parse_service(tokens, 1)
+    return Member("svc", (svc,), f"service-object {text}")
 
+
+def _port_member(group, tokens, ctx):
+    port, i = parse_port(tokens, 1, group.proto, ("eq", "range"))
+    _end(tokens, i)
+    return Member("port", (port,), f"port-object {port.text(group.proto)}")
+
+
+def _protocol_member(group, tokens, ctx):
+    proto = parse_protocol(tokens, 1)
+    _end(tokens, 2)
+    return Member("proto", (proto,), f"protocol-object {proto}")
+
+
+def _icmp_member(group, tokens, ctx):
+    need(tokens, 1)
+    if tokens[1].isdigit():
+        icmp, i = parse_icmp(tokens, 1, "icmp")
+    else:
+        name = expect(tokens, 1, tuple(ICMP_TYPES))
+        icmp, i = Icmp(name, ICMP_TYPES[name], None), 2
+    _end(tokens, i)
+    return Member("icmp", (icmp,), f"icmp-object {icmp.text}")
+
+
+def _security_member(group, tokens, ctx):
+    sub = expect(tokens, 1, ("name", "tag"))
+    value = need(tokens, 2)
+    if sub == "tag" and not (value.isdigit() and 1 <= int(value) <= 65535):
+        raise invalid(2)
+    _end(tokens, 3)
+    return Member("security", (sub, value), f"security-group {sub} {value}")
+
+
+def _user_member(group, tokens, ctx):
+    value = ctx.qualified_user(need(tokens, 1), group_names=tokens[0] == "user-group")
+    if value is None:
+        raise invalid(1)
+    _end(tokens, 2)
+    return Member(tokens[0], (value,), f"{tokens[0]} {value}")
+
+
+def _end(tokens, i):
+    if i < len(tokens):
+        raise invalid(i)
+
+
+_MEMBER_PARSERS = {
+    "network-object": _network_member, "service-object": _service_member,
+    "port-object": _port_member, "protocol-object": _protocol_member,
+    "icmp-object": _icmp_member, "security-group": _security_member,
+    "user": _user_member, "user-group": _user_member,
+}

@@ -1,18 +1,26 @@
-"""`packet-tracer input IFC tcp|udp SRC SPORT DST DPORT [detailed] [xml]` (asa-cli.md §6.6).
+"""`packet-tracer input IFC PROTO SRC … DST … [detailed] [xml]` (asa-cli.md §6.6).
 
 The ACCESS-LIST verdict follows the ASA: the ACL bound inbound on the input interface (first
 match, `inactive` skipped), then the global ACL, then the implicit deny; with neither bound, the
-security levels decide (lower to higher is denied by the implicit rule).
+security levels decide (lower to higher is denied by the implicit rule). A flow the inbound
+check allows is then checked against the ACL bound outbound on the egress interface (first
+match, then its implicit deny). A packet-tracer packet carries no user and no security tag, so
+identity conditions hold only for `user none`; an `fqdn` object matches nothing (it is never
+resolved); `time-range` entries count as active.
 """
 import ipaddress
 from xml.sax.saxutils import escape
 
 from . import acl as acls
 from .errors import INCOMPLETE, CliError, invalid
+from .keywords import expect
 from .ports import port_number
 
 ACL_DROP = "(acl-drop) Flow is denied by configured rule"
 NO_ROUTE = "(no-route) No route to host"
+PROTOCOLS = ("tcp", "udp", "icmp", "sctp", "rawip")
+# rawip is for the protocols packet-tracer has no form of its own for
+RAWIP_REFUSED = (1, 6, 17, 58, 132)
 
 
 def routes(device):
@@ -22,14 +30,22 @@ def routes(device):
     for name, info in ifcs.items():
         if info["ip"] and info["mask"]:
             out.append((ipaddress.ip_network(f"{info['ip']}/{info['mask']}", strict=False), name, None))
-    for line in device.raw_lines("route "):
+        out += [(ip6.network, name, None) for ip6 in info["ip6"]]
+    for line in device.raw_lines("route ") + device.raw_lines("ipv6 route "):
         parts = line.split()
-        if len(parts) >= 5 and parts[1] in ifcs:
-            try:
-                net = ipaddress.ip_network(f"{parts[2]}/{parts[3]}", strict=False)
-            except ValueError:
-                continue
-            out.append((net, parts[1], parts[4]))
+        if parts[0] == "ipv6":
+            parts = parts[1:]
+            spec = parts[2] if len(parts) >= 4 else None
+            gw = parts[3] if len(parts) >= 4 else None
+        else:
+            spec = f"{parts[2]}/{parts[3]}" if len(parts) >= 5 else None
+            gw = parts[4] if len(parts) >= 5 else None
+        if spec is None or parts[1] not in ifcs:
+            continue
+        try:
+            out.append((ipaddress.ip_network(spec, strict=False), parts[1], gw))
+        except ValueError:
+            continue
     return out
 
 
@@ -41,58 +57,66 @@ def route_lookup(device, dst):
     return best
 
 
+def _address(device, words, i):
+    try:
+        return ipaddress.ip_address(device.names.get(words[i], words[i]))
+    except ValueError:
+        raise invalid(i) from None
+
+
+def _number(words, i, top):
+    if not (words[i].isdigit() and int(words[i]) <= top):
+        raise invalid(i)
+    return int(words[i])
+
+
 def _parse(device, words):
-    if len(words) < 2:
-        raise CliError(INCOMPLETE)
-    if not "input".startswith(words[1]):
-        raise invalid(1)
+    """The packet: input IFC, then `tcp|udp|sctp SRC SPORT DST DPORT`,
+    `icmp SRC TYPE CODE DST` or `rawip SRC PROTO DST`."""
+    expect(words, 1, ("input",))
     if len(words) < 3:
         raise CliError(INCOMPLETE)
     ifc = words[2]
     if ifc not in device.interfaces():
         raise invalid(2)
-    if len(words) < 4:
+    proto = expect(words, 3, PROTOCOLS)
+    count = 7 if proto == "rawip" else 8
+    if len(words) < count:
         raise CliError(INCOMPLETE)
-    proto = words[3]
-    if proto not in ("tcp", "udp", "icmp"):
-        raise invalid(3)
-    if len(words) < 8:
-        raise CliError(INCOMPLETE)
-    try:
-        src = ipaddress.ip_address(device.names.get(words[4], words[4]))
-    except ValueError:
-        raise invalid(4) from None
+    packet = {"ifc": ifc, "proto": proto, "src": _address(device, words, 4), "sport": None,
+              "dport": None, "icmp_type": None, "icmp_code": None}
     if proto == "icmp":
-        if not (words[5].isdigit() and words[6].isdigit()):
-            raise invalid(5 if not words[5].isdigit() else 6)
-        sport, dport, dst_idx = int(words[5]), int(words[6]), 7
-    else:
-        sport = port_number(words[5], proto)
-        if sport is None:
+        packet["icmp_type"], packet["icmp_code"] = _number(words, 5, 255), _number(words, 6, 255)
+        dst_idx = 7
+    elif proto == "rawip":
+        number = _number(words, 5, 255)
+        if number in RAWIP_REFUSED:
             raise invalid(5)
-        dst_idx = 6
-    try:
-        dst = ipaddress.ip_address(device.names.get(words[dst_idx], words[dst_idx]))
-    except ValueError:
-        raise invalid(dst_idx) from None
-    if proto != "icmp":
-        dport = port_number(words[7], proto)
-        if dport is None:
+        packet["proto"], dst_idx = str(number), 6
+    else:
+        packet["sport"] = port_number(words[5], proto)
+        packet["dport"] = port_number(words[7], proto)
+        if packet["sport"] is None:
+            raise invalid(5)
+        if packet["dport"] is None:
             raise invalid(7)
-    if src.version != dst.version:
+        dst_idx = 6
+    packet["dst"] = _address(device, words, dst_idx)
+    if packet["src"].version != packet["dst"].version:
         raise invalid(dst_idx)
-    flags = words[8:]
-    for k, flag in enumerate(flags, 8):
-        if flag not in ("detailed", "xml", "trace"):
-            raise invalid(k)
-    return {"ifc": ifc, "proto": proto, "src": src, "sport": sport, "dst": dst, "dport": dport,
-            "detailed": "detailed" in flags, "xml": "xml" in flags}
+    if proto == "icmp" and packet["src"].version == 6:
+        packet["proto"] = "icmp6"
+    flags = words[count:]
+    for k in range(count, len(words)):
+        expect(words, k, ("detailed", "xml", "trace"))
+    packet["detailed"], packet["xml"] = "detailed" in flags, "xml" in flags
+    return packet
 
 
 def evaluate_acl(device, name, packet):
     """First matching active ACE of ACL NAME: (ace, element) or None."""
     for ace in device.acls.get(name, []):
-        if ace.kind != "extended" or ace.inactive:
+        if ace.kind != "extended" or ace.inactive or not ace.identity_matches():
             continue
         for element in acls.elements(ace, device):
             if acls.element_matches(element, packet):
@@ -101,7 +125,7 @@ def evaluate_acl(device, name, packet):
 
 
 def decide(device, packet, egress):
-    """The ACCESS-LIST verdict: (allowed, config lines, matched ace, matched element)."""
+    """The inbound ACCESS-LIST verdict: (allowed, config lines, matched ace, matched element)."""
     ifc = packet["ifc"]
     bound = [(device.acl_binding(ifc), f"in interface {ifc}"), (device.acl_binding("global"), "global")]
     bound = [(name, where) for name, where in bound if name]
@@ -123,15 +147,25 @@ def decide(device, packet, egress):
     return allowed, ["Implicit Rule"], None, None
 
 
+def decide_outbound(device, packet, egress):
+    """The ACL bound outbound on EGRESS, if any: (allowed, config, ace, element) or None."""
+    name = device.acl_binding(egress, "out")
+    if name is None:
+        return None
+    hit = evaluate_acl(device, name, packet)
+    if hit is None:
+        return False, ["Implicit Rule"], None, None
+    ace, element = hit
+    return (ace.action == "permit", [f"access-group {name} out interface {egress}",
+                                     f"access-list {name} {ace.text}"], ace, element)
+
+
 def _count_hit(ace, element):
     ace.hitcnt += 1
     if acls.expands(ace):
         src, dst, svc = element
-        child = acls.render_extended(ace, ace.port_proto, src.text, dst.text, svc, True)
-        hits = getattr(ace, "leaf_hits", None)
-        if hits is None:
-            hits = ace.leaf_hits = {}
-        hits[child] = hits.get(child, 0) + 1
+        child = acls.render_extended(ace, src.text, dst.text, svc, True)
+        ace.leaf_hits[child] = ace.leaf_hits.get(child, 0) + 1
 
 
 def packet_tracer(device, words, tokens):
@@ -150,15 +184,16 @@ def packet_tracer(device, words, tokens):
         hop = gw or packet["dst"]
         phases.append(("ROUTE-LOOKUP", "Resolve Egress Interface", "ALLOW", [],
                        [f"found next-hop {hop} using egress ifc  {egress}"]))
-        allowed, config, ace, element = decide(device, packet, egress)
-        extra = []
-        if packet["detailed"]:
-            extra = _detailed(packet, ace, allowed)
-        if ace is not None:
-            _count_hit(ace, element)
-            phases.append(("ACCESS-LIST", "log", "ALLOW" if allowed else "DROP", config, extra))
-        else:
-            phases.append(("ACCESS-LIST", "", "ALLOW" if allowed else "DROP", config, extra))
+        checks = [decide(device, packet, egress)]
+        if checks[0][0]:
+            checks.append(decide_outbound(device, packet, egress))
+        for check in filter(None, checks):
+            allowed, config, ace, element = check
+            extra = _detailed(packet, ace, allowed) if packet["detailed"] else []
+            if ace is not None:
+                _count_hit(ace, element)
+            phases.append(("ACCESS-LIST", "log" if ace else "", "ALLOW" if allowed else "DROP",
+                           config, extra))
         if allowed:
             phases += _allowed_phases(packet, egress)
         else:
@@ -189,7 +224,7 @@ def _allowed_phases(packet, egress):
 
 
 def _detailed(packet, ace, allowed):
-    proto = {"tcp": 6, "udp": 17, "icmp": 1}[packet["proto"]]
+    proto = acls.protocol_number(packet["proto"])
     return [
         " Forward Flow based lookup yields rule:",
         f" in  id=0x7f3a2c1b{(hash(ace.text if ace else 'implicit') & 0xFFFF):04x}, "
@@ -197,8 +232,8 @@ def _detailed(packet, ace, allowed):
         f"deny={'false' if allowed else 'true'}",
         f"        hits={ace.hitcnt + 1 if ace else 1}, user_data=0x0, cs_id=0x0, use_real_ip=0x0, "
         f"flags=0x0, protocol={proto}",
-        f"        src ip/id={packet['src']}, mask=255.255.255.255, port={packet['sport']}, tag=any",
-        f"        dst ip/id={packet['dst']}, mask=255.255.255.255, port={packet['dport']}, "
+        f"        src ip/id={packet['src']}, mask=255.255.255.255, port={packet['sport'] or 0}, tag=any",
+        f"        dst ip/id={packet['dst']}, mask=255.255.255.255, port={packet['dport'] or 0}, "
         "tag=any, dscp=0x0",
         f"        input_ifc={packet['ifc']}, output_ifc=any",
     ]

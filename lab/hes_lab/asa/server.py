@@ -321,6 +321,12 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # capped: a caller that never reads stderr must not block the server on a full pipe
+    for line in app.device.unparsed[:20]:
+        print(f"hes-lab asa: kept verbatim, never matched by packet-tracer: {line}",
+              file=sys.stderr, flush=True)
+    if len(app.device.unparsed) > 20:
+        print(f"hes-lab asa: … and {len(app.device.unparsed) - 20} more", file=sys.stderr, flush=True)
     print(f"READY {sock.getsockname()[1]}", flush=True)
     try:
         app.serve(sock)
