@@ -18,8 +18,12 @@ and icmp-type groups. What cannot be resolved from the configuration is uncertai
 anything of its kind, or nothing): fqdn objects, identity and TrustSec operands (user, security
 group), time-ranges, unknown names or literals.
 
+ACLs bound ``out`` on an interface are a second stage: the flow meets the out ACL of the
+interface its destination is routed to (longest prefix over the connected subnets and the
+``route`` / ``ipv6 route`` lines), then that ACL's implicit deny.
+
 Not modelled: NAT (ASA 8.3+ ACLs see real addresses, which is what the mail servers are given
-as), outbound (``out``) ACLs (they can only deny more; noted), routing, to-the-box traffic.
+as), no-route drops, to-the-box traffic.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -32,7 +36,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import (
     acl_bindings,
     parse_ace,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.policy.model import Path, Policy, Rule
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.model import Chain, Path, Policy, Rule, Stage
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     ICMP,
     ICMP6,
@@ -41,6 +45,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     TCP,
     UDP,
     address_sets,
+    addresses_subtract,
     addresses_union,
     any_addresses,
     interval,
@@ -605,6 +610,7 @@ def build_policy(config, interfaces=None, memo=None):
     memo = {} if memo is None else memo
     paths = []
     notes = []
+    egress = None
     names = interfaces if interfaces is not None else sorted(config["interfaces"])
     global_rules_cache = {}
     for nameif in names:
@@ -618,10 +624,51 @@ def build_policy(config, interfaces=None, memo=None):
             rules = _security_level_rules(config, nameif, notes)
         where = "in on %s" % nameif + (" (ACL %s" % inbound if inbound else " (no ACL") + \
             (", then global ACL %s)" % global_acl if global_acl else ")")
-        paths.append(Path.single(nameif, rules, "deny", where))
-    if any(b["direction"] == "out" for b in config["access_groups"]):
-        notes.append("outbound ACLs (access-group ... out) are not modelled: they can only deny more")
+        stages = [Stage(nameif, nameif, [Chain(nameif, rules)], "deny")]
+        if egress is None:
+            egress = _egress_stage(config, memo)
+        if egress.chains[egress.entry].rules:
+            stages.append(egress)
+        paths.append(Path(nameif, stages, where))
     return Policy("asa", paths, notes=notes)
+
+
+def _egress_stage(config, memo):
+    """The out ACLs: a flow meets the one bound to the interface its destination is routed to."""
+    bound = dict((b["interface"], b["acl"]) for b in config["access_groups"] if b["direction"] == "out")
+    routed = _routed(config)
+    entry = []
+    chains = []
+    for interface in sorted(bound):
+        destinations = routed.get(interface)
+        if not destinations or not any(destinations.values()):
+            continue
+        name = "out:%s" % interface
+        rules = acl_rules(config, bound[interface], memo)
+        implicit = "%s implicit deny of out ACL %s" % (interface, bound[interface])
+        rules.append(Rule("%s|implicit-deny" % name, implicit, "deny", universe(),
+                          origin={"acl": bound[interface], "line": 0, "text": "implicit deny"}))
+        chains.append(Chain(name, rules))
+        entry.append(Rule("egress|%s" % interface, "routed out %s" % interface, "goto",
+                          match_cubes(any_addresses(), destinations), target=name,
+                          origin={"acl": None, "line": 0, "text": "route to %s" % interface}))
+    return Stage("egress", "egress", [Chain("egress", entry)] + chains, "permit")
+
+
+def _routed(config):
+    """{interface: destination address sets routed there}, by longest prefix."""
+    routes = []
+    for name, interface in config["interfaces"].items():
+        routes.extend((ipaddress.ip_network(net), name) for net in interface.get("subnets", []))
+    routes.extend((ipaddress.ip_network(r["network"]), r["interface"]) for r in config.get("routes", []))
+    routes.sort(key=lambda item: -item[0].prefixlen)
+    taken = no_addresses()
+    routed = {}
+    for network, interface in routes:
+        mine = addresses_subtract(address_sets([network]), taken)
+        routed[interface] = addresses_union(routed.get(interface, no_addresses()), mine)
+        taken = addresses_union(taken, mine)
+    return routed
 
 
 def _security_level_rules(config, nameif, notes):

@@ -15,7 +15,9 @@ The dict (JSON-friendly, so that it can travel between Ansible tasks)::
      "names": {name: address}, "objects": {name: {"type": "network"|"service", "definition": str}},
      "groups": {name: {"type", "protocol", "description", "members": [child lines]}},
      "time_ranges": {name: [lines]}, "acls": {name: [ace]}, "access_groups": [binding],
-     "same_security_inter": bool}
+     "routes": [{"interface", "network"}], "same_security_inter": bool}
+
+Interfaces also carry their connected ``subnets``.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,7 +42,7 @@ def lines_of(text):
 
 def empty_config():
     return {"hostname": None, "interfaces": {}, "names": {}, "objects": {}, "groups": {},
-            "time_ranges": {}, "acls": {}, "access_groups": [], "same_security_inter": False}
+            "time_ranges": {}, "acls": {}, "access_groups": [], "routes": [], "same_security_inter": False}
 
 
 def parse_running_config(text):
@@ -85,7 +87,18 @@ def parse_running_config(text):
                 config["access_groups"].append(binding)
         elif words[:3] == ["same-security-traffic", "permit", "inter-interface"]:
             config["same_security_inter"] = True
+        elif head == "route" and len(words) >= 5:
+            _route(config, words[1], "%s/%s" % (words[2], words[3]))
+        elif words[:2] == ["ipv6", "route"] and len(words) >= 4:
+            _route(config, words[2], words[3])
     return config
+
+
+def _route(config, interface, prefix):
+    try:
+        config["routes"].append({"interface": interface, "network": str(ipaddress.ip_network(prefix, strict=False))})
+    except ValueError:
+        pass
 
 
 def _child(config, block, interface, child):
@@ -101,12 +114,16 @@ def _child(config, block, interface, child):
             key["security_level"] = int(words[1])
         elif words[:2] == ["ip", "address"] and len(words) >= 4:
             try:
-                key["addresses"].append(str(ipaddress.ip_interface("%s/%s" % (words[2], words[3])).ip))
+                address = ipaddress.ip_interface("%s/%s" % (words[2], words[3]))
+                key["addresses"].append(str(address.ip))
+                key.setdefault("subnets", []).append(str(address.network))
             except ValueError:
                 pass
         elif words[:2] == ["ipv6", "address"] and len(words) >= 3:
             try:
-                key["addresses"].append(str(ipaddress.ip_interface(words[2]).ip))
+                address = ipaddress.ip_interface(words[2])
+                key["addresses"].append(str(address.ip))
+                key.setdefault("subnets", []).append(str(address.network))
             except ValueError:
                 pass
     elif kind == "object":
