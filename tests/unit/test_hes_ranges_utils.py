@@ -11,7 +11,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     compare_networks,
     exclude_networks,
     format_network,
-    normalize_ranges,
+    guard_ranges,
     parse_network,
     parse_text_source,
 )
@@ -62,10 +62,10 @@ def test_text_source_json_and_lines():
     assert parse_text_source("a\n#c\n b # x\n", "f") == [("f line 1", "a"), ("f line 3", "b")]
 
 
-def test_normalize_ranges_for_roles():
-    assert normalize_ranges(["203.0.113.0/25", "203.0.113.128/25"], "hes_ranges", allow_reserved=True) == ["203.0.113.0/24"]
-    with pytest.raises(RangeError, match=r"hes_ranges\[0\]: 203.0.113.0/24 is private"):
-        normalize_ranges(["203.0.113.0/24"], "hes_ranges")
+def test_guard_ranges_for_roles():
+    assert guard_ranges(["203.0.113.0/25", "203.0.113.128/25"], "hes_ranges", allow_reserved=True) == ["203.0.113.0/24"]
+    with pytest.raises(RangeError, match=r"hes_ranges\[0\]: 203.0.113.0/24 overlaps Documentation"):
+        guard_ranges(["203.0.113.0/24"], "hes_ranges")
 
 
 def test_probes_inside_edges_and_complement():
