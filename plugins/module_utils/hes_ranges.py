@@ -210,7 +210,7 @@ def _netmask_prefix(mask):
 
 
 def _prefix_option(option, value, floor, bits):
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,3}", value):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise RangeError("%s: %r is not a prefix length (an integer)" % (option, value))

@@ -207,7 +207,7 @@ def parse_dns_server(server):
     """``dns_server``: ``IP``, ``IPv4:port``, ``[IPv6]:port`` or a bare IPv6 address -> (host, port or None)."""
     if not isinstance(server, str):
         raise RangeError("dns_server: %r is not a string" % (server,))
-    text = server.strip()
+    text = server
     bracketed = re.fullmatch(r"\[([^\]]*)\](?::([^:]*))?", text)
     if bracketed:
         host, port = bracketed.group(1), bracketed.group(2)
