@@ -83,8 +83,9 @@ options:
     default: 10
   max_body_bytes:
     description:
-      - Largest URL body accepted, in bytes. A bigger C(Content-Length) is refused before the
-        body is read, and a body that goes past the cap is refused as soon as it does.
+      - Largest URL body or O(path) file accepted, in bytes. A bigger C(Content-Length) is
+        refused before the body is read, and a body that goes past the cap is refused as soon as
+        it does.
     type: int
     default: 1048576
   cache_ttl:
@@ -291,9 +292,13 @@ class LookupModule(LookupBase):
             path = self.get_option("path")
             if not path:
                 raise RangeError("source=file needs path")
+            max_bytes = self._max_bytes()
             try:
                 with open(path, "rb") as handle:
-                    body = to_text(handle.read(), errors="surrogate_or_strict")
+                    raw = handle.read(max_bytes + 1)
+                if len(raw) > max_bytes:
+                    raise RangeError("source=file: %s is larger than max_body_bytes=%d" % (path, max_bytes))
+                body = to_text(raw, errors="surrogate_or_strict")
             except (IOError, OSError) as exc:
                 raise RangeError("source=file: cannot read %s: %s" % (path, to_native(exc)))
             except UnicodeError:
@@ -303,6 +308,12 @@ class LookupModule(LookupBase):
         if not url:
             raise RangeError("source=url needs url")
         return self._url_entries(url)
+
+    def _max_bytes(self):
+        max_bytes = self.get_option("max_body_bytes")
+        if max_bytes < 1:
+            raise RangeError("max_body_bytes: %r is not a positive number of bytes" % (max_bytes,))
+        return max_bytes
 
     def _deadline_seconds(self):
         timeout = self.get_option("timeout")
@@ -337,9 +348,7 @@ class LookupModule(LookupBase):
             raise RangeError("source=url: %s is not an https:// URL" % shown_url(url))
         validate_certs = self.get_option("validate_certs")
         ca_path = self.get_option("ca_path")
-        max_bytes = self.get_option("max_body_bytes")
-        if max_bytes < 1:
-            raise RangeError("max_body_bytes: %r is not a positive number of bytes" % (max_bytes,))
+        max_bytes = self._max_bytes()
         deadline_s = self._deadline_seconds()
         origin = "url %s" % shown_url(url)
         cache_file = self._cache_file(url, validate_certs, ca_path, max_bytes)

@@ -278,6 +278,20 @@ def test_error_file_bad_line_named(ranges, tmp_path):
     assert "line 2: malformed entry 'not-an-address'" in error_of(ranges, source="file", path=str(path))
 
 
+def test_error_file_larger_than_the_cap(ranges, tmp_path):
+    path = tmp_path / "hes.txt"
+    path.write_text("18.208.22.64/26\n" * 100)
+    assert "source=file: %s is larger than max_body_bytes=1000" % path in error_of(
+        ranges, source="file", path=str(path), max_body_bytes=1000)
+    assert ranges(source="file", path=str(path), max_body_bytes=1600) == ["18.208.22.64/26"]
+
+
+def test_error_file_deeply_nested_json(ranges, tmp_path):
+    path = tmp_path / "hes.json"
+    path.write_text("[" * 100000 + "]" * 100000)
+    assert "file %s: unparseable JSON" % path in error_of(ranges, source="file", path=str(path))
+
+
 def test_error_file_bad_json(ranges, tmp_path):
     path = tmp_path / "hes.json"
     path.write_text("[\"18.208.22.64/26\",")
