@@ -135,10 +135,11 @@ def must_refuse(net, allow_reserved, max_prefix, max_prefix_v6):
 def prefix_option_ok(value, floor, bits):
     if isinstance(value, str) and value.isdigit() and value.isascii() and len(value) <= 3:
         value = int(value)
-    return type(value) is int and floor <= value <= bits
+    return isinstance(value, int) and not isinstance(value, bool) and floor <= value <= bits
 
 
-TRUTH = {True: True, False: False, "yes": True, "false": False, "No": False, "on": True, 1: True, 0: False}
+# Ansible booleans (ansible.module_utils.parsing.convert_bool) and what they mean.
+TRUTH = {True: True, False: False, "yes": True, "false": False, "No": False, "on": True, "1": True, "0": False}
 NOT_BOOLEAN = ["maybe", "", None, 2, "falsch"]
 
 
