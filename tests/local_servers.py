@@ -19,7 +19,27 @@ from cryptography.x509.oid import NameOID
 import ipaddress
 
 
-class DnsServer:
+class SocketThread:
+    """A loop (`_serve`) over ``self.sock`` in a daemon thread, from the ``with`` block's start to its end."""
+
+    def _init_thread(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._close()
+
+
+class DnsServer(SocketThread):
     """UDP DNS server on 127.0.0.1: ``records`` maps (name, type) to a list of rdata texts.
 
     ``delay`` seconds pass before each answer. Records can be replaced while it runs
@@ -35,8 +55,7 @@ class DnsServer:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._init_thread()
 
     def set_records(self, records):
         self.records = {(name.rstrip(".").lower(), rtype): values for (name, rtype), values in records.items()}
@@ -73,15 +92,6 @@ class DnsServer:
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
         return response
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 def self_signed_certificate(directory, common_name="localhost"):
@@ -220,7 +230,7 @@ def drip(body=b"18.208.22.64/26\n" * 64, interval=1.0, headers=False):
     return route
 
 
-class Tarpit:
+class Tarpit(SocketThread):
     """TCP on 127.0.0.1 that accepts connections and never says a word (not even a TLS hello)."""
 
     def __init__(self):
@@ -230,8 +240,7 @@ class Tarpit:
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.accepted = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._init_thread()
 
     def url(self, path):
         return "https://127.0.0.1:%d%s" % (self.port, path)
@@ -244,13 +253,7 @@ class Tarpit:
                 continue
             self.accepted.append(connection)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _close(self):
         for connection in self.accepted:
             connection.close()
         self.sock.close()

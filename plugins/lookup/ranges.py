@@ -415,7 +415,10 @@ def write_cache(cache_file, body):
 
 class DeadlineSSLSocket(ssl.SSLSocket):
     """An SSL socket whose handshake, every read and every write get only the time left before
-    ``deadline`` (time.monotonic()), so the fetch as a whole is bounded, not each read."""
+    ``deadline`` (time.monotonic()), so the fetch as a whole is bounded, not each read.
+
+    http.client reads through ``makefile()``, which calls ``recv_into``, and writes with ``sendall``.
+    """
 
     deadline = 0.0
 
@@ -432,10 +435,6 @@ class DeadlineSSLSocket(ssl.SSLSocket):
     def recv_into(self, *args, **kwargs):
         self._arm()
         return super(DeadlineSSLSocket, self).recv_into(*args, **kwargs)
-
-    def recv(self, *args, **kwargs):
-        self._arm()
-        return super(DeadlineSSLSocket, self).recv(*args, **kwargs)
 
     def sendall(self, *args, **kwargs):
         self._arm()
