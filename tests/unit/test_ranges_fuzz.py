@@ -6,7 +6,7 @@ The property, for any input: either valid public ranges come back, or the docume
 exception, and never a range that the IANA registries say must be refused. "Must be refused" is
 decided by the oracle below, written from the registries themselves and not from the code under
 test. Runs are bounded (max_examples) and derandomized by default, so the suite stays fast and
-stable; HYPOTHESIS_PROFILE=explore runs ten times as many random examples.
+stable; HES_FUZZ_EXPLORE=1 runs ten times as many random examples.
 """
 import ipaddress
 import json
@@ -22,12 +22,14 @@ from hypothesis import strategies as st
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 from local_servers import DnsServer, HttpsServer
 
-settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("explore", database=None, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-SCALE = 10 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 1
+EXPLORE = os.environ.get("HES_FUZZ_EXPLORE") == "1"
+# Settings of this file only (no global profile: other files use hypothesis with their own).
+FUZZ = settings(derandomize=not EXPLORE, database=None, deadline=None, print_blob=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+def bounded(examples):
+    return settings(FUZZ, max_examples=examples * (10 if EXPLORE else 1))
 
 
 # --- the oracle -------------------------------------------------------------------------------
@@ -312,7 +314,7 @@ def check_error(entries, message, allow_reserved, max_prefix, max_prefix_v6, ip_
 
 
 # --- the guard every module calls -------------------------------------------------------------
-@settings(max_examples=400 * SCALE)
+@bounded(400)
 @given(entries=entries_strategy,
        allow_reserved=weighted((8, st.booleans()), (1, st.sampled_from(list(TRUTH) + NOT_BOOLEAN))),
        max_prefix=weighted((8, prefix_v4_strategy), (1, st.sampled_from(["16", "8", "abc", "", None, True, 16.0]))),
@@ -339,7 +341,7 @@ def test_fuzz_guard_ranges(entries, allow_reserved, max_prefix, max_prefix_v6, i
         assert again == result, "the guard is not idempotent"
 
 
-@settings(max_examples=50 * SCALE)
+@bounded(50)
 @given(value=st.one_of(st.text(max_size=20), st.integers(), st.dictionaries(st.text(max_size=3), st.text(max_size=3)),
                        st.none(), st.binary(max_size=8)))
 def test_fuzz_guard_ranges_refuses_anything_but_a_list(value):
@@ -348,7 +350,7 @@ def test_fuzz_guard_ranges_refuses_anything_but_a_list(value):
 
 
 @pytest.mark.parametrize("block", SPECIAL_NETWORKS, ids=str)
-@settings(max_examples=15 * SCALE)
+@bounded(15)
 @given(data=st.data(), allow_reserved=st.booleans())
 def test_fuzz_guard_agrees_with_the_registries_at_every_block(block, data, allow_reserved):
     """One range at a time, around every registry block: accepted exactly when the oracle allows it."""
@@ -362,7 +364,7 @@ def test_fuzz_guard_agrees_with_the_registries_at_every_block(block, data, allow
     assert (refused is not None) == must_refuse(net, allow_reserved, 8, 16), (net, refused)
 
 
-@settings(max_examples=300 * SCALE)
+@bounded(300)
 @given(net=networks(), allow_reserved=st.booleans(), max_prefix=st.integers(8, 32), max_prefix_v6=st.integers(16, 128))
 def test_fuzz_guard_agrees_with_the_registries_anywhere(net, allow_reserved, max_prefix, max_prefix_v6):
     try:
@@ -413,7 +415,7 @@ def lookup_check(entries, result, error, options, name_of):
                   options["ip_version"], options["aggregate"], name_of, options_ok)
 
 
-@settings(max_examples=300 * SCALE)
+@bounded(300)
 @given(entries=entries_strategy, options=lookup_options)
 def test_fuzz_lookup_explicit_list(lookup, entries, options):
     result, error = lookup(ranges=[e.raw for e in entries], **options)
@@ -426,7 +428,7 @@ def line_entries(entries):
             and not e.raw.startswith(("\ufeff", "[", "{")) and not e.raw.strip().startswith(("[", "{"))]
 
 
-@settings(max_examples=120 * SCALE)
+@bounded(120)
 @given(entries=entries_strategy, options=lookup_options, as_json=st.booleans())
 def test_fuzz_lookup_file(lookup, tmp_path_factory, entries, options, as_json):
     path = tmp_path_factory.mktemp("feed") / "hes.txt"
@@ -450,7 +452,7 @@ def feed_server():
         yield server
 
 
-@settings(max_examples=40 * SCALE)
+@bounded(40)
 @given(entries=entries_strategy, options=lookup_options)
 def test_fuzz_lookup_url(lookup, feed_server, entries, options):
     entries = line_entries(entries)
@@ -541,7 +543,7 @@ def txt_rdata(record):
     return " ".join('"%s"' % record[i:i + 200] for i in range(0, max(len(record), 1), 200))
 
 
-@settings(max_examples=150 * SCALE)
+@bounded(150)
 @given(data=st.data(), options=lookup_options)
 def test_fuzz_lookup_spf(lookup, dns_server, data, options):
     host_v4 = data.draw(networks().map(lambda n: n.network_address if n.version == 4 else ipaddress.IPv4Address(
