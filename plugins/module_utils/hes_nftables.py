@@ -138,7 +138,7 @@ def _port_match(ports):
 def desired_table(ranges, hook="input", destinations=None, ports=(25,), priority=-10, action="drop"):
     """Model of our table: TCP `ports` to `destinations` only from `ranges`, all else untouched.
 
-    `ranges` must already be validated (the lookup / hes_ranges.normalize_ranges does that);
+    `ranges` must already be validated (the lookup / hes_ranges.guard_ranges does that);
     here they are only parsed and aggregated. `destinations` empty means every local address,
     which only makes sense on the input hook: on forward it would also restrict this network's
     own outbound SMTP, so it is refused there.

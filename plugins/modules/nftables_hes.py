@@ -37,23 +37,24 @@ options:
   ranges:
     description:
       - The allowed source ranges (IPv4 and IPv6 CIDRs), usually from the
-        C(emailsec.hes.ranges) lookup. Validated again here like any range list (see
+        C(emailsec.hes.ranges) lookup. Validated again here by the lookup's own guard (see
         O(allow_reserved), O(max_prefix)); an empty list is refused.
       - Required with O(state=present).
     type: list
     elements: str
   allow_reserved:
     description:
-      - Accept private, documentation (RFC 5737) and other non-global ranges. Only for a lab or a
-        relay in private space.
+      - Accept ranges in IANA special-purpose space (private, documentation such as RFC 5737,
+        6to4, NAT64...), as the lookup's O(allow_reserved) does. Only for a lab or a relay in
+        private space. Multicast, broadcast and unspecified addresses are refused even then.
     type: bool
     default: false
   max_prefix:
-    description: Refuse any IPv4 range broader than this prefix length.
+    description: Refuse any IPv4 range broader than this prefix length (V(8) to V(32)).
     type: int
     default: 16
   max_prefix_v6:
-    description: Refuse any IPv6 range broader than this prefix length.
+    description: Refuse any IPv6 range broader than this prefix length (V(16) to V(128)).
     type: int
     default: 32
   hook:
@@ -203,7 +204,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import (
     render_table,
     table_model_from_json,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 
 
 class Nft(object):
@@ -282,7 +283,7 @@ def conf_with_include(conf_text, path, present):
 def desired_state(module):
     params = module.params
     try:
-        ranges = normalize_ranges(
+        ranges = guard_ranges(
             params["ranges"] or [],
             "ranges",
             max_prefix=params["max_prefix"],

@@ -1,8 +1,10 @@
 """SPF flattening (RFC 7208 limits) on a fake resolver: pure, no network."""
+import re
+
 import pytest
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_spf import flatten_spf
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_spf import flatten_spf, parse_dns_server
 
 
 def resolver(zone, addresses=None):
@@ -52,7 +54,7 @@ def test_origin_names_the_include_chain():
         "a.example": ["v=spf1 ip4:198.51.100.0/25 -all"],
     })
     origin, unused_cidr = flatten_spf("top.example", txt, addresses)[0]
-    assert origin == "spf top.example -> a.example: ip4:198.51.100.0/25"
+    assert origin == "spf top.example -> a.example: 'ip4:198.51.100.0/25'"
 
 
 def test_a_and_mx_mechanisms_with_prefix_lengths():
@@ -106,5 +108,59 @@ def test_error_void_lookups():
 
 def test_error_ptr_cannot_be_flattened():
     txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 ptr -all"]})
-    with pytest.raises(RangeError, match="ptr cannot be flattened"):
+    with pytest.raises(RangeError, match="'ptr': ptr depends on the sender and cannot be flattened"):
         flatten_spf("top.example", txt, addresses)
+
+
+def test_error_plus_all_is_refused():
+    txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 ip4:198.51.100.0/24 +all"]})
+    with pytest.raises(RangeError, match=r"spf top.example: '\+all': \+all authorises every address"):
+        flatten_spf("top.example", txt, addresses)
+
+
+def test_non_pass_terms_are_still_checked_for_syntax():
+    txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 -ip4:198.51.100.0/33 ip4:198.51.100.0/24 -all"]})
+    with pytest.raises(RangeError, match=r"spf top.example: '-ip4:198.51.100.0/33': malformed entry"):
+        flatten_spf("top.example", txt, addresses)
+
+
+def test_ip_terms_are_canonical_and_of_their_own_family():
+    txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 IP6:2001:DB8:0::/48 ip4:198.51.100.7 -all"]})
+    assert cidrs(flatten_spf("top.example", txt, addresses)) == ["2001:db8::/48", "198.51.100.7/32"]
+    txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 ip4:2001:db8::/48 -all"]})
+    with pytest.raises(RangeError, match=r"2001:db8::/48 is an IPv6 network under ip4"):
+        flatten_spf("top.example", txt, addresses)
+
+
+def test_null_mx_names_no_host():
+    txt, addresses, unused_asked = resolver({"top.example": ["v=spf1 mx ip4:198.51.100.0/24 -all"]},
+                                            {("top.example", "mx"): [""]})
+    assert cidrs(flatten_spf("top.example", txt, addresses)) == ["198.51.100.0/24"]
+
+
+def test_error_include_loop_ignores_case():
+    txt, addresses, unused_asked = resolver({
+        "a.example": ["v=spf1 include:B.example -all"],
+        "B.example": ["v=spf1 include:A.EXAMPLE -all"],
+        "A.EXAMPLE": ["v=spf1 include:b.example -all"],
+    })
+    with pytest.raises(RangeError, match="include loop"):
+        flatten_spf("a.example", txt, addresses)
+
+
+@pytest.mark.parametrize("server, expected", [
+    ("192.0.2.53", ("192.0.2.53", None)),
+    ("192.0.2.53:5353", ("192.0.2.53", 5353)),
+    ("2001:db8::53", ("2001:db8::53", None)),
+    ("[2001:db8::53]:5353", ("2001:db8::53", 5353)),
+    ("[2001:db8::53]", ("2001:db8::53", None)),
+])
+def test_dns_server_forms(server, expected):
+    assert parse_dns_server(server) == expected
+
+
+@pytest.mark.parametrize("server", ["", "resolver.example", "192.0.2.53:", "192.0.2.53:65536", "[2001:db8::53]:",
+                                    "fe80::1%eth0", "192.0.2.53:53:53", "192.0.2.53\n"])
+def test_error_dns_server_names_the_value(server):
+    with pytest.raises(RangeError, match=r"^dns_server: %s" % re.escape(repr(server))):
+        parse_dns_server(server)
