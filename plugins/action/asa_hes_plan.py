@@ -20,7 +20,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import (
     plan_hardening,
     plan_rollback,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 
 ARGUMENT_SPEC = dict(
     running_config=dict(type="str", required=True),
@@ -80,8 +80,8 @@ class ActionModule(ActionBase):
                 if args["ranges"] is None:
                     raise AsaPlanError("ranges is required unless restore is given")
                 # Defence in depth: the lookup's guards again, on whatever reached the module.
-                ranges = normalize_ranges(args["ranges"], "ranges", max_prefix=args["max_prefix"],
-                                          allow_reserved=args["allow_reserved"], aggregate=False)
+                ranges = guard_ranges(args["ranges"], "ranges", max_prefix=args["max_prefix"],
+                                      allow_reserved=args["allow_reserved"], aggregate=False)
                 plan = plan_hardening(
                     state, ranges, group_name=args["group_name"],
                     interfaces=args["interfaces"], use_global_acl=args["use_global_acl"],

@@ -291,13 +291,6 @@ def guard_ranges(entries, origin, allow_reserved=False, max_prefix=DEFAULT_MAX_P
     return [str(n) for n in networks]
 
 
-def normalize_ranges(entries, origin, max_prefix=DEFAULT_MAX_PREFIX, allow_reserved=False, aggregate=True,
-                     ip_version="both", max_prefix_v6=DEFAULT_MAX_PREFIX_V6):
-    """The former name of `guard_ranges`, with its old argument order; asa_hes_plan still calls it."""
-    return guard_ranges(entries, origin, allow_reserved=allow_reserved, max_prefix=max_prefix,
-                        max_prefix_v6=max_prefix_v6, ip_version=ip_version, aggregate=aggregate)
-
-
 def aggregate_networks(networks):
     """Sorted, deduplicated and collapsed; IPv4 first, then IPv6, never mixed."""
     v4 = [n for n in networks if n.version == 4]

@@ -202,7 +202,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix import PostfixError
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.host import PostfixHost, read_text, write_atomic
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.plan import backup_of, plan, plan_restore
@@ -335,8 +335,8 @@ def main():
                 module.fail_json(msg="ranges is required with state=present (or give restore)")
             ranges = None
             if params["state"] == "present":
-                ranges = normalize_ranges(params["ranges"], "ranges", max_prefix=params["max_prefix"],
-                                          max_prefix_v6=params["max_prefix_v6"], allow_reserved=params["allow_reserved"])
+                ranges = guard_ranges(params["ranges"], "ranges", max_prefix=params["max_prefix"],
+                                      max_prefix_v6=params["max_prefix_v6"], allow_reserved=params["allow_reserved"])
             result = plan(model, ranges, tables, params["state"])
     except (PostfixError, RangeError) as exc:
         module.fail_json(msg=to_native(exc))

@@ -121,7 +121,7 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix import PostfixError
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.host import PostfixHost
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.verify import (
@@ -148,8 +148,8 @@ def main():
     )
     params = module.params
     try:
-        ranges = normalize_ranges(params["ranges"], "ranges", max_prefix=params["max_prefix"],
-                                  max_prefix_v6=params["max_prefix_v6"], allow_reserved=params["allow_reserved"])
+        ranges = guard_ranges(params["ranges"], "ranges", max_prefix=params["max_prefix"],
+                              max_prefix_v6=params["max_prefix_v6"], allow_reserved=params["allow_reserved"])
         host = PostfixHost(module, params["config_dir"], params["command_directory"])
     except (RangeError, PostfixError) as exc:
         module.fail_json(msg=to_native(exc))
