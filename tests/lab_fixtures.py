@@ -37,7 +37,17 @@ class LabProcess:
         self.stop()
 
 
-def start_lab(kind, *args, timeout=30):
+def lab_environment(password=None, enable_password=None):
+    """The environment that hands an emulator its passwords (never its command line: `ps`)."""
+    env = dict(os.environ)
+    if password is not None:
+        env["HES_LAB_PASSWORD"] = password
+    if enable_password is not None:
+        env["HES_LAB_ENABLE_PASSWORD"] = enable_password
+    return env
+
+
+def start_lab(kind, *args, timeout=30, password=None, enable_password=None):
     """Run `hes-lab KIND ARGS...` and wait for its `READY <port>` line."""
     proc = subprocess.Popen(
         HES_LAB + [kind, *map(str, args)],
@@ -45,6 +55,7 @@ def start_lab(kind, *args, timeout=30):
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
+        env=lab_environment(password, enable_password),
     )
     deadline = time.monotonic() + timeout
     line = ""

@@ -31,8 +31,8 @@ def start(directory, index):
     log = os.path.join(directory, "fw%02d.jsonl" % index)
     proc = subprocess.Popen(
         [sys.executable, "-m", "hes_lab.cli", "panos", "--config", CONFIG, "--port", "0", "--log", log,
-         "--username", USER, "--password", PASSWORD],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+         "--username", USER],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ, HES_LAB_PASSWORD=PASSWORD))
     line = proc.stdout.readline()
     if not line.startswith("READY "):
         proc.kill()

@@ -39,10 +39,12 @@ PROBE_TASKS = {
 }
 
 
-def start(kind, *args):
-    """`hes-lab KIND ...` until its READY line; the caller stops it by pid."""
+def start(kind, *args, password=None):
+    """`hes-lab KIND ...` until its READY line; the caller stops it by pid. The password goes in
+    the environment, where `ps` does not show it."""
+    env = dict(os.environ, HES_LAB_PASSWORD=password) if password else None
     proc = subprocess.Popen([sys.executable, "-m", "hes_lab.cli", kind, *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO, env=env)
     line = proc.stdout.readline()
     if not line.startswith("READY "):
         proc.kill()
@@ -105,7 +107,7 @@ def emulated_host(vendor):
                 "ansible_become_method": "ansible.netcommon.enable", "ansible_become_password": "enablepw",
                 "ansible_host_key_checking": False, "ansible_network_cli_ssh_type": "paramiko"}, proc
     proc, port = start("panos", "--config", os.path.join(CONFIGS, "panos-hardened.xml"), "--port", 0,
-                       "--username", PAN_USER, "--password", PAN_PASSWORD)
+                       "--username", PAN_USER, password=PAN_PASSWORD)
     return {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
             "hes_panos_provider": {"ip_address": "127.0.0.1", "port": port, "username": PAN_USER,
                                    "password": PAN_PASSWORD, "ca_path": tls.ca_file()}}, proc

@@ -257,7 +257,7 @@ def summary_lines(output):
 
 # --------------------------------------------------------------------------- the demo
 class Demo:
-    STEPS = 7
+    STEPS = 9
 
     def __init__(self, args, screen):
         self.args = args
@@ -265,15 +265,18 @@ class Demo:
         self.state_dir = os.path.abspath(args.state)
         self.state = None
         self.netns = None
+        self.mail = None
         self.inventories = []
         self.logs = os.path.join(self.state_dir, "logs")
+        self.secrets = demo_secrets()
 
     # -- lab
     def boot(self):
         s = self.screen
         s.step(1, self.STEPS, "Booting the lab: %d emulated Cisco ASA and %d emulated PAN-OS firewalls on 127.0.0.1"
                % (self.args.asa, self.args.panos), None)
-        self.state = fleet.up(self.args.asa, self.args.panos, self.state_dir, site=self.args.site)
+        self.state = fleet.up(self.args.asa, self.args.panos, self.state_dir, site=self.args.site,
+                              secrets=self.secrets)
         for device in self.state["devices"]:
             s.say("      %-10s %-6s port %-5d  %s" % (device["host"], device["kind"], device["port"], device["summary"]))
         self.inventories = [self.state["inventory"]]
@@ -303,10 +306,14 @@ class Demo:
 
     def stop(self):
         """Stop what this demo started (never a lab it found running); False if a pid survived."""
-        if self.state is None and self.netns is None:
+        if self.state is None and self.netns is None and self.mail is None:
             return True
         self.screen.say()
         self.screen.say("Stopping the lab")
+        if self.mail is not None:
+            self.mail.down()
+            self.screen.say("      mail lab removed (Postfix and dnsmasq stopped by pid, namespaces deleted)")
+            self.mail = None
         if self.netns is not None:
             self.netns.down()
             self.screen.say("      namespace lab removed (listeners stopped by pid, namespaces deleted)")
@@ -332,10 +339,10 @@ class Demo:
             hosts += ["mailhost", "router"]
         return hosts
 
-    def playbook(self, name, label, args=()):
+    def playbook(self, name, label, args=(), inventories=None):
         log_path = os.path.join(self.logs, "demo-%s.log" % label)
-        status, output = run_playbook(name, self.inventories, ["--forks", str(self.args.forks), *args], log_path,
-                                      on_task=self.screen.task)
+        status, output = run_playbook(name, inventories or self.inventories, ["--forks", str(self.args.forks), *args],
+                                      log_path, on_task=self.screen.task, env=fleet.playbook_environment(self.secrets))
         return status, output, log_path
 
     def tail(self, log_path, lines=25):
@@ -499,7 +506,7 @@ class Demo:
 
     def report(self):
         s = self.screen
-        s.step(7, self.STEPS, "Fleet summary", None)
+        s.step(9, self.STEPS, "Fleet summary", None)
         reports = self.report_dir
         fleet_md = os.path.join(reports, "fleet-summary.md")
         if not os.path.exists(fleet_md):
@@ -522,7 +529,109 @@ class Demo:
         else:
             self.screen.say("\n[5/%d] Harden again: skipped (--no-rerun)" % self.STEPS)
         self.verify_after()
+        self.refusal()
+        self.mail_server()
         self.report()
+
+
+    # -- step 7: a rule base the role must not change as it is
+    def refusal(self):
+        s = self.screen
+        s.step(7, self.STEPS, "A broader rule: refused, then carved out on request",
+               "the plan is refused with the rule and a witness flow, nothing is sent; with "
+               "hes_asa_deny_after_permit the gate proves the carve-out changes TCP/25 from outside the ranges only")
+        # The broad rule is there for webmail, submission and IMAP: verify expects them open.
+        record, inventory = fleet.add_device(self.state_dir, "asa-broad", "asa", fleet.BROADER_RULE_PROFILE,
+                                             "inventory-refusal", secrets=self.secrets,
+                                             hostvars={"hes_verify_other_ports": {443: "allow", 587: "allow",
+                                                                                  993: "allow"}})
+        s.say("      %-10s %-6s port %-5d  %s" % (record["host"], "asa", record["port"], record["summary"]))
+        device = [record]
+        before = device_config_counts(device)
+        status, output, log_path = self.playbook("harden.yml", "6-refused", inventories=[inventory])
+        sent = delta(device_config_counts(device), before)["asa-broad"]
+        reasons = [failure_reason(e) for e in output.events if e["host"] == "asa-broad" and e["status"] == "failed"]
+        if status == 0 or not reasons:
+            raise DemoFailure("the broader rule was not refused (see %s)" % self.rel(log_path))
+        for part in reasons[-1].split(" | "):
+            s.say("      refused: %s" % part.replace("emailsec.hes.asa_hes_plan: nothing sent; ", "")[:400])
+        if sent:
+            raise DemoFailure("the refused plan sent %d configuration commands" % sent)
+        s.say("      asa-broad    0 configuration commands received")
+        before = device_config_counts(device)
+        status, output, log_path = self.playbook("harden.yml", "7-carve-out",
+                                                 ["--diff", "-e", "hes_asa_deny_after_permit=true"],
+                                                 inventories=[inventory])
+        sent = delta(device_config_counts(device), before)["asa-broad"]
+        if status != 0:
+            raise DemoFailure("the carve-out run failed (see %s)" % self.rel(log_path))
+        shown = [e["text"] for e in output.events if e["host"] == "asa-broad" and "Plan the change" in e["task"]
+                 and e["text"]]
+        lines = shown[0].splitlines() if shown else []
+        for line in lines[lines.index("commands:") + 1:] if "commands:" in lines else []:
+            s.say("      %s" % ("sent:" + line[1:] if line.startswith("  ") else line))
+        if not any(line.startswith("verdict changes: TCP/25 from outside the ranges") for line in lines):
+            raise DemoFailure("the carve-out plan showed no differential (see %s)" % self.rel(log_path))
+        status, output, log_path = self.playbook("verify.yml", "8-verify-carve-out", inventories=[inventory])
+        if status != 0:
+            raise DemoFailure("verify failed after the carve-out (see %s)" % self.rel(log_path))
+        s.outcome(True, "refused with its witness, then hardened with a carve-out (%d commands) that verify proves"
+                  % sent)
+
+    # -- step 8: the mail server behind the firewalls
+    def mail_server(self):
+        s = self.screen
+        s.step(8, self.STEPS, "The mail server: HES ranges in Postfix's DNSBL allow-list",
+               "before: every client is refused by the DNSBL; after: the HES client is allowlisted and "
+               "delivered, the other still refused, and relaying stays closed")
+        reason = self.mail_unavailable()
+        if reason:
+            s.say("      skipped: %s" % reason)
+            return
+        from hes_lab.mta import MailLab
+
+        self.mail = MailLab().up()
+        before = self.mail.check_mail()
+        s.say("      before: inside %s, outside %s" % (before["inside"]["outcome"], before["outside"]["outcome"]))
+        status, output, log_path = self.playbook("harden.yml", "9-harden-mta", inventories=[self.mail.inventory_path])
+        if status != 0:
+            raise DemoFailure("the postfix role failed (see %s)" % self.rel(log_path))
+        status, output, log_path = self.playbook("verify.yml", "10-verify-mta", inventories=[self.mail.inventory_path])
+        if status != 0:
+            raise DemoFailure("verify failed on the mail server (see %s)" % self.rel(log_path))
+        after = self.mail.check_mail()
+        for who in ("inside", "outside", "inside_foreign"):
+            s.say("      after: %-15s %s%s" % (who, after[who]["outcome"], " (delivered)" if after[who].get("delivered") else ""))
+        ok = (after["inside"]["outcome"] == "accepted" and after["inside"].get("delivered")
+              and after["outside"]["outcome"] == "blocked" and after["inside_foreign"]["outcome"] == "relay-denied")
+        if not ok:
+            raise DemoFailure("the mail server did not behave as announced: %s" % after)
+        s.outcome(True, "Trend's relay is allowlisted and delivered; anyone else is still DNSBL-checked; no open relay")
+
+    def mail_unavailable(self):
+        if self.args.mail == "no":
+            return "--mail no"
+        if os.geteuid() != 0:
+            return "not root"
+        missing = [c for c in ("postfix", "dnsmasq", "swaks", "ip") if not shutil.which(c) and
+                   not os.path.exists(os.path.join("/usr/sbin", c))]
+        if missing:
+            if self.args.mail == "yes":
+                raise DemoFailure("the mail lab was asked for but %s is missing (make setup installs it as root)"
+                                  % ", ".join(missing))
+            return "%s not installed" % ", ".join(missing)
+        return None
+
+
+def demo_secrets():
+    """The lab passwords of this run: from the environment when set (a test that greps what the
+    demo wrote needs to know them), else fresh ones that no file of the run may hold."""
+    import secrets
+
+    chosen = {}
+    for key, variable in fleet.SECRET_VARIABLES.items():
+        chosen[key] = os.environ.get(variable) or "Demo-%s" % secrets.token_hex(8)
+    return chosen
 
 
 def preflight():
@@ -548,6 +657,8 @@ def parse_args(argv):
     parser.add_argument("--state", default=fleet.DEFAULT_STATE, help="lab state directory (default lab-run/)")
     parser.add_argument("--site", action="append", help="HES site(s) to allow (default us)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks (default 10)")
+    parser.add_argument("--mail", choices=("auto", "yes", "no"), default="auto",
+                        help="mail-server step with a real Postfix in namespaces (auto: when root and installed)")
     parser.add_argument("--no-rerun", dest="rerun", action="store_false", help="skip the idempotence run")
     parser.add_argument("--quiet-tasks", dest="tasks", action="store_false", help="do not list tasks as they run")
     return parser.parse_args(argv)

@@ -39,6 +39,11 @@ DEFAULT_STATE = os.path.join(REPO_ROOT, "lab-run")
 # checks it. Unlike admin/admin, they do not make no_log mask the word "admin" in the output.
 ASA_USER, ASA_PASSWORD, ASA_ENABLE = "admin", "Lab-Asa-Pw1", "Lab-Enable-Pw1"
 PANOS_USER, PANOS_PASSWORD = "admin", "Lab-Panos-Pw1"
+# The inventories name the passwords through these variables (with the fixed ones above as the
+# default), so that a run can use fresh secrets that no file it writes ever holds.
+SECRET_VARIABLES = {"asa_password": "HES_LAB_ASA_PASSWORD", "asa_enable": "HES_LAB_ASA_ENABLE",
+                    "panos_password": "HES_LAB_PANOS_PASSWORD"}
+LAB_SECRETS = {"asa_password": ASA_PASSWORD, "asa_enable": ASA_ENABLE, "panos_password": PANOS_PASSWORD}
 
 # Pre-hardening configurations, cycled in this order: each is a different starting point the
 # roles must handle (seed rule only; named objects and two MX; an outdated group beside "any";
@@ -59,6 +64,10 @@ PROFILES = {
          "summary": "PAN-OS 11.1: custom service tcp-25, public web rule beside it"},
     ],
 }
+
+# Not in the fleet: the demo's refusal step boots it on its own.
+BROADER_RULE_PROFILE = {"config": "asa-9.8-broad.cfg", "version": "9.8(4)40",
+                        "summary": "ASA 5508 9.8: the SMTP rule, and below it 'permit ip any host MX' (webmail, IMAP)"}
 
 BOOT_TIMEOUT = 120
 
@@ -93,7 +102,6 @@ def device_command(state_dir, host, kind, profile):
         files["control"] = os.path.join(state_dir, "control", host + ".json")
         files["config"] = os.path.join(CONFIG_DIR, profile["config"])
         return base + ["--config", files["config"], "--hostname", host, "--username", ASA_USER,
-                       "--password", ASA_PASSWORD, "--enable-password", ASA_ENABLE,
                        "--control", files["control"]], files
     # PAN-OS has no --hostname: each device boots from its own copy with its name in it.
     files["config"] = os.path.join(state_dir, "configs", host + ".xml")
@@ -103,7 +111,24 @@ def device_command(state_dir, host, kind, profile):
     with open(files["config"], "w", encoding="utf-8") as handle:
         handle.write(text)
     return base + ["--config", files["config"], "--sw-version", profile["version"],
-                   "--username", PANOS_USER, "--password", PANOS_PASSWORD], files
+                   "--username", PANOS_USER], files
+
+
+def secrets_environment(kind, secrets=None):
+    """The emulator's passwords, handed over in its environment (never on its command line)."""
+    secrets = secrets or LAB_SECRETS
+    env = dict(os.environ)
+    if kind == "asa":
+        env.update(HES_LAB_PASSWORD=secrets["asa_password"], HES_LAB_ENABLE_PASSWORD=secrets["asa_enable"])
+    else:
+        env.update(HES_LAB_PASSWORD=secrets["panos_password"])
+    return env
+
+
+def playbook_environment(secrets=None):
+    """What ansible-playbook needs in its environment for the inventories to find the passwords."""
+    secrets = secrets or LAB_SECRETS
+    return dict((variable, secrets[key]) for key, variable in SECRET_VARIABLES.items())
 
 
 def wait_ready(proc, out_path, timeout):
@@ -121,13 +146,13 @@ def wait_ready(proc, out_path, timeout):
     raise LabError("no READY line after %d s" % timeout)
 
 
-def boot_device(state_dir, host, kind, profile, timeout=BOOT_TIMEOUT):
+def boot_device(state_dir, host, kind, profile, timeout=BOOT_TIMEOUT, secrets=None):
     command, files = device_command(state_dir, host, kind, profile)
     with open(files["out"], "w", encoding="utf-8") as out:
         # Own session: the fleet outlives `hes-lab up`, and a Ctrl-C in the terminal that ran it
         # does not reach the devices; `hes-lab down` stops them by pid.
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=REPO_ROOT, start_new_session=True)
+                                cwd=REPO_ROOT, start_new_session=True, env=secrets_environment(kind, secrets))
     record = {"host": host, "kind": kind, "pid": proc.pid, "config": files["config"], "log": files["log"],
               "out": files["out"], "version": profile["version"], "summary": profile["summary"]}
     if "control" in files:
@@ -140,7 +165,7 @@ def boot_device(state_dir, host, kind, profile, timeout=BOOT_TIMEOUT):
     return record
 
 
-def boot_all(state_dir, devices, parallel, timeout=BOOT_TIMEOUT, progress=None):
+def boot_all(state_dir, devices, parallel, timeout=BOOT_TIMEOUT, progress=None, secrets=None):
     """Boot DEVICES with at most PARALLEL booting at once; (records, errors).
 
     Interrupted (Ctrl-C, SIGTERM turned into an exception), it lets the boots in flight finish,
@@ -157,7 +182,7 @@ def boot_all(state_dir, devices, parallel, timeout=BOOT_TIMEOUT, progress=None):
                     return
                 host, kind, profile = pending.pop(0)
             try:
-                record = boot_device(state_dir, host, kind, profile, timeout)
+                record = boot_device(state_dir, host, kind, profile, timeout, secrets)
             except LabError as exc:
                 with lock:
                     errors.append(str(exc))
@@ -190,21 +215,24 @@ def inventory_hosts(records):
     groups = {"asa": {}, "panos": {}}
     for record in records:
         hostvars = {"hes_lab_profile": record["summary"]}
+        hostvars.update(record.get("hostvars", {}))
         if record["kind"] == "asa":
             hostvars["ansible_port"] = record["port"]
         else:
-            hostvars["hes_panos_provider"] = {"ip_address": "127.0.0.1", "port": record["port"],
-                                              "username": PANOS_USER, "password": PANOS_PASSWORD,
-                                              "ca_path": tls.ca_file()}
+            hostvars["hes_panos_provider"] = {
+                "ip_address": "127.0.0.1", "port": record["port"], "username": PANOS_USER,
+                "password": "{{ lookup('ansible.builtin.env', '%s', default='%s') }}"
+                            % (SECRET_VARIABLES["panos_password"], PANOS_PASSWORD),
+                "ca_path": tls.ca_file()}
         groups[record["kind"]][record["host"]] = hostvars
     return {"all": {"children": {kind: {"hosts": hosts} for kind, hosts in groups.items()}}}
 
 
-def write_inventory(state_dir, records):
-    """inventory/hosts.yml and group_vars mirroring inventories/lab; returns the hosts.yml path."""
+def write_inventory(state_dir, records, name="inventory"):
+    """NAME/hosts.yml and group_vars mirroring inventories/lab; returns the hosts.yml path."""
     import yaml  # PyYAML comes with ansible-core; only `up` needs it
 
-    inventory_dir = os.path.join(state_dir, "inventory")
+    inventory_dir = os.path.join(state_dir, name)
     group_vars = os.path.join(inventory_dir, "group_vars")
     os.makedirs(group_vars, exist_ok=True)
     for name in sorted(os.listdir(os.path.join(STATIC_INVENTORY, "group_vars"))):
@@ -279,8 +307,11 @@ def stop_pid(pid, timeout=10):
     return not pid_alive(pid)
 
 
-def up(asa=3, panos=2, state_dir=DEFAULT_STATE, parallel=None, progress=None, site=None, profiles=None):
-    """Boot the fleet; returns the state dict (also written to state.json). Raises LabError."""
+def up(asa=3, panos=2, state_dir=DEFAULT_STATE, parallel=None, progress=None, site=None, profiles=None,
+       secrets=None):
+    """Boot the fleet; returns the state dict (also written to state.json). Raises LabError.
+    ``secrets`` (keys of LAB_SECRETS) replaces the fixed lab passwords; playbooks then need
+    ``playbook_environment(secrets)``."""
     state_dir = os.path.abspath(state_dir)
     previous = read_state(state_dir)
     if previous and any(pid_alive(d["pid"]) for d in previous.get("devices", [])):
@@ -300,7 +331,7 @@ def up(asa=3, panos=2, state_dir=DEFAULT_STATE, parallel=None, progress=None, si
     # makes each one slower.
     parallel = parallel or (os.cpu_count() or 2) * 2
     started = time.time()
-    records, errors = boot_all(state_dir, devices, parallel, progress=progress)
+    records, errors = boot_all(state_dir, devices, parallel, progress=progress, secrets=secrets)
     state = {"state_dir": state_dir, "started": started, "boot_seconds": round(time.time() - started, 2),
              "devices": records}
     # Written before the error check, so that `down` finds whatever did start.
@@ -315,6 +346,21 @@ def up(asa=3, panos=2, state_dir=DEFAULT_STATE, parallel=None, progress=None, si
     with open(state_path(state_dir), "w", encoding="utf-8") as handle:
         json.dump(state, handle, indent=1)
     return state
+
+
+def add_device(state_dir, host, kind, profile, inventory, secrets=None, hostvars=None):
+    """Boot one more device beside a running fleet, in an inventory of its own (``inventory``
+    names its directory); `down` stops it with the others. Returns (record, hosts.yml path)."""
+    state_dir = os.path.abspath(state_dir)
+    record = boot_device(state_dir, host, kind, profile, secrets=secrets)
+    if hostvars:
+        record["hostvars"] = hostvars
+    state = read_state(state_dir)
+    state["devices"].append(record)
+    with open(state_path(state_dir), "w", encoding="utf-8") as handle:
+        json.dump(state, handle, indent=1)
+    shutil.rmtree(os.path.join(state_dir, inventory), ignore_errors=True)
+    return record, write_inventory(state_dir, [record], inventory)
 
 
 def set_site(state_dir, site):

@@ -66,14 +66,14 @@ class Fleet:
             name = "asa%02d" % (index + 1)
             log = str(tmp_path / (name + ".jsonl"))
             proc = start_lab("asa", "--config", os.path.join(FLEET_CONFIGS, ASA_CONFIGS[index % len(ASA_CONFIGS)]),
-                             "--port", 0, "--log", log, "--username", ASA_USER, "--password", ASA_PASSWORD,
-                             "--enable-password", ASA_ENABLE)
+                             "--port", 0, "--log", log, "--username", ASA_USER, password=ASA_PASSWORD,
+                             enable_password=ASA_ENABLE)
             self.devices[name] = ("asa", proc, log)
         for index in range(panos_count):
             name = "pa%02d" % (index + 1)
             log = str(tmp_path / (name + ".jsonl"))
             proc = start_lab("panos", "--config", os.path.join(FLEET_CONFIGS, PANOS_CONFIGS[index % len(PANOS_CONFIGS)]),
-                             "--port", 0, "--log", log, "--username", PANOS_USER, "--password", PANOS_PASSWORD)
+                             "--port", 0, "--log", log, "--username", PANOS_USER, password=PANOS_PASSWORD)
             self.devices[name] = ("panos", proc, log)
 
     def inventory(self):

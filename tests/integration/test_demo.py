@@ -16,10 +16,29 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT  # noqa: E402
 
 
+# This run's lab passwords: the demo hands them to the emulators and to Ansible through the
+# environment, and no file it writes may hold them.
+SECRETS = {"HES_LAB_ASA_PASSWORD": "Tst-Asa-7d41c0e9", "HES_LAB_ASA_ENABLE": "Tst-Enable-0b2e55a1",
+           "HES_LAB_PANOS_PASSWORD": "Tst-Panos-93f6d2c4"}
+
+
 def run_demo(state_dir, *args, timeout=1500):
     done = subprocess.run([sys.executable, "-m", "hes_lab.demo", "--state", state_dir, "--quiet-tasks", *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=dict(os.environ, **SECRETS))
     return done
+
+
+def files_holding_secrets(root):
+    """Every file under ROOT (logs, reports, backups, inventories, state) that holds a secret."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                data = handle.read()
+            found.extend((path, key) for key, value in SECRETS.items() if value.encode() in data)
+    return found
 
 
 def lab_pids(state_dir):
@@ -37,28 +56,39 @@ def test_demo_fails_verify_hardens_and_passes_on_a_small_fleet(tmp_path):
     out = done.stdout
     assert done.returncode == 0, out[-6000:] + done.stderr[-2000:]
     # verify first fails, naming the rule that is open to any source
-    before = out[out.index("[2/7] Verify before hardening"):out.index("[3/7]")]
+    before = out[out.index("[2/9] Verify before hardening"):out.index("[3/9]")]
     assert "asa-01     FAIL" in before and "panos-01   FAIL" in before
-    assert "open to any source: access-list outside_access_in line 1 extended permit tcp any host 203.0.113.5 eq smtp" \
-        in before
+    assert "open to any source: outside_access_in line 1 'extended permit tcp any host 203.0.113.5 eq smtp'" in before
     assert "open to any source: " in before.split("panos-01   FAIL")[1]
     # check mode shows the commands and sends nothing
-    check = out[out.index("[3/7]"):out.index("[4/7]")]
+    check = out[out.index("[3/9]"):out.index("[4/9]")]
     assert "no access-list outside_access_in extended permit tcp any host 203.0.113.5 eq smtp" in check
     assert "edit vsys1 rulebase security rules Inbound-SMTP source [ TM_HES_IP_RANGE ]" in check
     assert "0 configuration commands reached the emulators" in check
     # the change, then a second run that changes nothing
-    harden = out[out.index("[4/7]"):out.index("[5/7]")]
+    harden = out[out.index("[4/9]"):out.index("[5/9]")]
     assert "asa-01: changed" in harden and "panos-01: changed" in harden
-    again = out[out.index("[5/7]"):out.index("[6/7]")]
+    again = out[out.index("[5/9]"):out.index("[6/9]")]
     assert "asa-01       0 configuration commands received" in again
     assert "panos-01     0 configuration API requests received" in again
     # verify passes and the fleet table says so
     assert "OK   verify passed on all" in out
+    # a broader rule is refused with its witness and nothing sent; the carve-out passes the gate
+    refusal = out[out.index("[7/9]"):out.index("[8/9]")]
+    assert "refused: after the plan: outside_access_in line 4 'extended permit ip any host 203.0.113.5' admits " \
+        "TCP/25 from every source outside the ranges, e.g. tcp 1.0.0.7:40000 -> 203.0.113.5:25" in refusal
+    assert "asa-broad    0 configuration commands received" in refusal
+    assert "sent: access-list outside_access_in line 3 extended deny tcp any host 203.0.113.5 eq smtp" in refusal
+    assert "verdict changes: TCP/25 from outside the ranges to 203.0.113.5: allow -> deny; other flows: none" \
+        in refusal
+    assert "| asa-broad | asa | PASS |" in out
     assert "| asa-01 | asa | PASS |" in out and "| panos-01 | panos | PASS |" in out
     assert "fleet summary: %s" % os.path.join(state_dir, "reports", "fleet-summary.md") in out
     assert "DEMO PASSED" in out
     assert os.path.exists(os.path.join(state_dir, "reports", "asa-01.verify.json"))
+    # the secrets it used are in no file it wrote and not in its output
+    assert files_holding_secrets(state_dir) == []
+    assert not [key for key, value in SECRETS.items() if value in out or value in done.stderr]
     assert all(not fleet.pid_alive(pid) for pid in lab_pids(state_dir))
 
 
@@ -72,7 +102,7 @@ def test_demo_exits_non_zero_and_stops_the_lab_when_a_step_goes_wrong(tmp_path):
         fleet.down(state_dir)
     assert done.returncode == 1, done.stdout[-4000:]
     assert "DEMO FAILED" in done.stdout
-    assert "[3/7]" not in done.stdout
+    assert "[3/9]" not in done.stdout
     assert "stopped by pid" in done.stdout
     assert all(not fleet.pid_alive(pid) for pid in lab_pids(state_dir))
 

@@ -40,10 +40,10 @@ RULE = VSYS + "/rulebase/security/rules/entry[@name='Inbound-SMTP']"
 class Lab:
     def __init__(self, tmp_path, *faults, admins=(OTHER + ":" + OTHER_PASSWORD,)):
         self.log = str(tmp_path / "requests.jsonl")
-        args = ["--config", CONFIG, "--port", 0, "--log", self.log, "--username", USER, "--password", PASSWORD]
+        args = ["--config", CONFIG, "--port", 0, "--log", self.log, "--username", USER]
         for admin in admins:
             args += ["--admin", admin]
-        self.proc = start_lab("panos", *args, *faults)
+        self.proc = start_lab("panos", *args, *faults, password=PASSWORD)
         self.port = self.proc.port
         self.tmp = tmp_path
 

@@ -98,8 +98,8 @@ class Run:
 def labs():
     started = []
 
-    def start(kind, *args):
-        started.append(start_lab(kind, *args))
+    def start(kind, *args, **secrets):
+        started.append(start_lab(kind, *args, **secrets))
         return started[-1]
 
     yield start
@@ -112,7 +112,7 @@ def boot_asa(labs, config):
 
 
 def boot_panos(labs, config):
-    return labs("panos", "--config", config, "--port", 0, "--username", PAN_USER, "--password", PAN_PASSWORD)
+    return labs("panos", "--config", config, "--port", 0, "--username", PAN_USER, password=PAN_PASSWORD)
 
 
 def failing_probe(report, **match):

@@ -164,12 +164,11 @@ def test_control_file_faults_apply_without_restart(lab):
 
 def test_bad_password_and_flags(tmp_path):
     with start_lab("asa", "--config", CONFIG, "--port", 0, "--hostname", "lab-fw",
-                   "--username", "ops", "--password", "s3cret", "--start-enabled",
-                   "--fault-reject-login") as proc:
+                   "--username", "ops", "--start-enabled", "--fault-reject-login", password="s3cret") as proc:
         with pytest.raises(paramiko.AuthenticationException):
             Cli(proc.port, "ops", "s3cret")
     with start_lab("asa", "--config", CONFIG, "--port", 0, "--hostname", "lab-fw",
-                   "--username", "ops", "--password", "s3cret", "--start-enabled") as proc:
+                   "--username", "ops", "--start-enabled", password="s3cret") as proc:
         with pytest.raises(paramiko.AuthenticationException):
             Cli(proc.port, "ops", "wrong")
         cli = Cli(proc.port, "ops", "s3cret")

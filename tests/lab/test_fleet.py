@@ -81,7 +81,8 @@ def test_up_writes_inventory_and_state_and_down_stops_every_process(state_dir):
         {h: p for h, p in ports.items() if h.startswith("asa")}
     for host, hostvars in groups["panos"]["hosts"].items():
         assert hostvars["hes_panos_provider"]["port"] == ports[host]
-        assert hostvars["hes_panos_provider"]["password"] == fleet.PANOS_PASSWORD
+        assert hostvars["hes_panos_provider"]["password"] == \
+            "{{ lookup('ansible.builtin.env', 'HES_LAB_PANOS_PASSWORD', default='%s') }}" % fleet.PANOS_PASSWORD
         assert hostvars["hes_panos_provider"]["ca_path"] == tls.ca_file()
 
     # Ansible reads it as intended: connection settings from group_vars, state paths from all.yml
@@ -162,9 +163,11 @@ def test_static_lab_inventory_has_the_shape_up_writes():
     # the generated inventory copies the static group_vars, so the credentials must be the fleet's
     with open(os.path.join(STATIC, "group_vars", "asa.yml"), encoding="utf-8") as handle:
         asa = yaml.safe_load(handle)
+    lookup = "{{ lookup('ansible.builtin.env', '%s', default='%s') }}"
     assert (asa["ansible_user"], asa["ansible_password"], asa["ansible_become_password"]) == \
-        (fleet.ASA_USER, fleet.ASA_PASSWORD, fleet.ASA_ENABLE)
+        (fleet.ASA_USER, lookup % ("HES_LAB_ASA_PASSWORD", fleet.ASA_PASSWORD),
+         lookup % ("HES_LAB_ASA_ENABLE", fleet.ASA_ENABLE))
     for hostvars in static["all"]["children"]["panos"]["hosts"].values():
-        assert hostvars["hes_panos_provider"]["password"] == fleet.PANOS_PASSWORD
+        assert hostvars["hes_panos_provider"]["password"] == lookup % ("HES_LAB_PANOS_PASSWORD", fleet.PANOS_PASSWORD)
         assert set(hostvars["hes_panos_provider"]) == set(generated["all"]["children"]["panos"]["hosts"]["panos-01"]
                                                           ["hes_panos_provider"])

@@ -144,7 +144,7 @@ def test_model_serial_and_ha_from_the_command_line_and_configuration(tmp_path):
 def test_body_log_answers_what_was_sent_and_said_without_secrets(tmp_path):
     log = tmp_path / "requests.jsonl"
     with start_lab("panos", "--config", APPDEFAULT, "--port", 0, "--log", log, "--log-bodies",
-                   "--username", "ops", "--password", "Ops-Pw-77c1", "--commit-seconds", 0.05) as lab:
+                   "--username", "ops", "--commit-seconds", 0.05, password="Ops-Pw-77c1") as lab:
         fw = verified_firewall(lab.port, user="ops", password="Ops-Pw-77c1")
         key = fw.api_key
         fw.op("show system info")

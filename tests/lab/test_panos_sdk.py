@@ -389,7 +389,8 @@ def test_other_software_version():
 
 
 def test_configured_username_and_password():
-    with start_lab("panos", "--config", APPDEFAULT, "--port", 0, "--username", "ops", "--password", "s3cret") as lab:
+    with start_lab("panos", "--config", APPDEFAULT, "--port", 0, "--username", "ops",
+                   password="s3cret") as lab:
         assert Firewall("127.0.0.1", "ops", "s3cret", port=lab.port).refresh_system_info().platform == "PA-VM"
         with pytest.raises(errors.PanURLError, match="403"):
             Firewall("127.0.0.1", "admin", "admin", port=lab.port).refresh_system_info()

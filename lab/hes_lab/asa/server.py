@@ -289,8 +289,10 @@ def parse_args(argv):
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--hostname", help="hostname (default: the config's, else ciscoasa)")
     parser.add_argument("--username", default="admin")
-    parser.add_argument("--password", default="admin")
-    parser.add_argument("--enable-password", default="enablepw")
+    # Passwords come from the environment (HES_LAB_PASSWORD, HES_LAB_ENABLE_PASSWORD), where `ps`
+    # does not show them; the options remain for a quick try by hand.
+    parser.add_argument("--password", default=os.environ.get("HES_LAB_PASSWORD", "admin"))
+    parser.add_argument("--enable-password", default=os.environ.get("HES_LAB_ENABLE_PASSWORD", "enablepw"))
     parser.add_argument("--log", help="JSON-lines log of every command received")
     parser.add_argument("--control", help="JSON file with fault settings, re-read when it changes")
     parser.add_argument("--fault-drop-after", type=int, default=None,

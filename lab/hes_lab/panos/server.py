@@ -10,6 +10,7 @@ keeps its one `READY <port>` line).
 """
 import argparse
 import json
+import os
 import signal
 import ssl
 import sys
@@ -180,7 +181,8 @@ def build_parser():
     parser.add_argument("--config", required=True, help="firewall configuration XML to boot from")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--username", default="admin")
-    parser.add_argument("--password", default="admin")
+    # The password comes from the environment (HES_LAB_PASSWORD), where `ps` does not show it.
+    parser.add_argument("--password", default=os.environ.get("HES_LAB_PASSWORD", "admin"))
     parser.add_argument("--admin", action="append", default=[], metavar="USER:PASSWORD", help="another administrator")
     parser.add_argument("--log", help="JSON-lines request log")
     parser.add_argument("--log-bodies", action="store_true",
