@@ -31,6 +31,18 @@ API (for tests, the demo and the verify role)::
     lab.down()                          # kills the listeners by pid, deletes the namespaces
 
 `NetnsLab.down_prefix(prefix)` removes a lab left by another process (the CLI's `down`).
+
+The kernel as a packet evaluator (for comparing a ruleset model with the kernel)::
+
+    with KernelFirewall(ports=[25, 80]) as fw:   # <prefix>-snd --- eth0 <prefix>-fw
+        fw.load(ruleset_text)                    # nft -f in <prefix>-fw; (rc, stderr)
+        fw.probe_many([(source, sport, target, dport), ...])   # "accepted"|"refused"|"timeout"
+    capture_ruleset(text)                        # `nft -j list ruleset` of text in a fresh namespace
+
+`<prefix>-snd` can send from any address of PROBE_SOURCE_NETS (a local route on its loopback);
+`<prefix>-fw` owns PROBE_TARGETS on `eth0`, listens on the given TCP ports (the kernel completes
+the handshake; nothing reads), and is the firewall. Each `KernelFirewall` starts empty:
+no ruleset, no conntrack entry. `hes-lab netns capture FILE` prints the listing.
 """
 import argparse
 import ctypes
@@ -40,6 +52,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -359,6 +372,137 @@ class NetnsLab:
         return lab
 
 
+PROBE_SOURCE_NETS = ["192.0.2.0/25", "198.51.100.0/24", "203.0.113.0/24"]
+PROBE_TARGETS = ["192.0.2.200", "192.0.2.201"]
+PROBE_INTERFACE = "eth0"
+
+
+def _new_namespace(namespace):
+    _ip("netns", "add", namespace)
+    subprocess.run(["ip", "netns", "exec", namespace, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                    "net.ipv6.conf.default.disable_ipv6=1"], capture_output=True, check=False)
+    _ip("-n", namespace, "link", "set", "lo", "up")
+
+
+def _nft_in(namespace, *args, stdin=None):
+    return subprocess.run(["ip", "netns", "exec", namespace, "nft", *args], input=stdin, capture_output=True,
+                          text=True, check=False)
+
+
+def capture_ruleset(text):
+    """`nft -j list ruleset` after loading `text` into a fresh namespace (the kernel's own JSON)."""
+    namespace = "hes-%d-%d-cap" % (os.getpid(), next(_counter))
+    _new_namespace(namespace)
+    try:
+        loaded = _nft_in(namespace, "-f", "-", stdin=text)
+        if loaded.returncode != 0:
+            raise RuntimeError("nft -f: %s" % loaded.stderr.strip())
+        return _nft_in(namespace, "-j", "list", "ruleset").stdout
+    finally:
+        _ip("netns", "del", namespace, check=False)
+
+
+def _syn_outcome(source, sport, destination, dport, timeout):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Close with a reset: no TIME_WAIT left behind for the next probe of the same ports.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.bind((source, sport))
+        sock.settimeout(timeout)
+        try:
+            sock.connect((destination, dport))
+        except (socket.timeout, TimeoutError):
+            return "timeout"
+        except OSError:
+            return "refused"
+        return "accepted"
+    finally:
+        sock.close()
+
+
+class KernelFirewall:
+    """Two namespaces and a veth: what the kernel does with the SYN of a new TCP connection."""
+
+    def __init__(self, ports, prefix=None):
+        self.prefix = prefix or "hes-%d-%d" % (os.getpid(), next(_counter))
+        self.ports = sorted(set(ports))
+        self.listeners = []
+
+    @property
+    def sender(self):
+        return self.prefix + "-snd"
+
+    @property
+    def firewall(self):
+        return self.prefix + "-fw"
+
+    def __enter__(self):
+        try:
+            self._build()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.down()
+
+    def _build(self):
+        for namespace in (self.sender, self.firewall):
+            _new_namespace(namespace)
+        _ip("-n", self.sender, "link", "add", "to-fw", "type", "veth", "peer", "name", PROBE_INTERFACE,
+            "netns", self.firewall)
+        _ip("-n", self.sender, "link", "set", "to-fw", "up")
+        _ip("-n", self.firewall, "link", "set", PROBE_INTERFACE, "up")
+        for target in PROBE_TARGETS:
+            _ip("-n", self.firewall, "addr", "add", target + "/32", "dev", PROBE_INTERFACE)
+            _ip("-n", self.sender, "route", "add", target + "/32", "dev", "to-fw")
+        for net in PROBE_SOURCE_NETS:
+            _ip("-n", self.sender, "route", "add", "local", net, "dev", "lo")
+            _ip("-n", self.firewall, "route", "add", net, "dev", PROBE_INTERFACE)
+
+        def listen():
+            sockets = []
+            for port in self.ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("0.0.0.0", port))
+                sock.listen(512)
+                sockets.append(sock)
+            return sockets
+        self.listeners = _in_netns(self.firewall, listen)
+
+    def down(self):
+        for sock in self.listeners:
+            sock.close()
+        self.listeners = []
+        for namespace in (self.sender, self.firewall):
+            _ip("netns", "del", namespace, check=False)
+
+    def load(self, text):
+        """`nft -f -` in the firewall namespace: (returncode, stderr)."""
+        result = _nft_in(self.firewall, "-f", "-", stdin=text)
+        return result.returncode, result.stderr.strip()
+
+    def ruleset_json(self):
+        return _nft_in(self.firewall, "-j", "list", "ruleset").stdout
+
+    def probe_many(self, probes, timeout=0.6):
+        """(source, sport, target, dport) each -> accepted | refused | timeout, sent at once."""
+        results = [None] * len(probes)
+
+        def one(index, probe):
+            results[index] = _in_netns(self.sender, lambda: _syn_outcome(*probe, timeout=timeout))
+
+        threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(probes)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
+
+
 def lab_namespaces(prefix):
     listing = _ip("netns", "list", check=False).stdout.splitlines()
     names = [line.split()[0] for line in listing if line.strip()]
@@ -412,7 +556,8 @@ def stale_prefixes():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hes-lab netns", description="network-namespace lab (RFC 5737 addresses only)")
-    parser.add_argument("action", choices=["up", "down", "status", "probe"])
+    parser.add_argument("action", choices=["up", "down", "status", "probe", "capture"])
+    parser.add_argument("file", nargs="?", help="capture: the ruleset file to load (- for stdin)")
     parser.add_argument("--prefix", help="namespace name prefix (default for up: hes-<pid>-0)")
     parser.add_argument("--state-dir", help="where the lab keeps its state, inventory and files "
                                             "(default %s/<prefix>)" % state_root())
@@ -427,6 +572,12 @@ def main(argv=None):
     if os.geteuid() != 0:
         print("hes-lab netns: needs root (network namespaces, nftables)", file=sys.stderr)
         return 1
+    if args.action == "capture":
+        if not args.file:
+            parser.error("capture needs a ruleset FILE")
+        with (sys.stdin if args.file == "-" else open(args.file)) as handle:
+            print(capture_ruleset(handle.read()), end="")
+        return 0
     if args.action == "up":
         lab = NetnsLab(args.prefix, args.state_dir)
         if lab_namespaces(lab.prefix):

@@ -17,7 +17,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import NftablesError
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
 ARGUMENT_SPEC = dict(
     vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),

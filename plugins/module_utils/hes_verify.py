@@ -35,16 +35,17 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import pars
 from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import address_sets
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as pan
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import (
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
+    TABLE_FAMILY,
+    TABLE_NAME,
+    table_model_from_json,
+)
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import (
     SET_DST_V4,
     SET_DST_V6,
     SET_V4,
     SET_V6,
-    TABLE_FAMILY,
-    TABLE_NAME,
-    Ruleset,
-    evaluate_tcp_probe,
-    table_model_from_json,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_probes import build_probes
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
@@ -411,18 +412,13 @@ def panos_config_checks(state, ranges, group_name, zones, mail_servers):
 
 # ---------------------------------------------------------------------------------- nftables
 def nftables_actuals(ruleset_json, probes, hook):
-    """Decide every probe with the ruleset evaluator on ``nft -j list ruleset`` output."""
-    ruleset = Ruleset(ruleset_json)
+    """Decide every probe with the policy engine on the model of ``nft -j list ruleset`` output."""
+    policy = build_policy(ruleset_json)
     actuals = []
     for probe in probes:
-        decided = evaluate_tcp_probe(ruleset, hook, probe["source"], probe["destination"], probe["port"],
-                                     sport=SOURCE_PORT)
+        decided = flow_verdict(policy, hook, probe["source"], probe["destination"], probe["port"], sport=SOURCE_PORT)
         verdict = {"accept": "allow", "drop": "deny", "reject": "deny"}.get(decided["verdict"], "undecided")
-        where = decided.get("decided_by") or {}
-        rule = "%s %s %s: %s" % (where.get("family"), where.get("table"), where.get("chain"),
-                                 where.get("rule")) if where.get("table") else "no base chain at hook %s" % hook
-        detail = decided.get("reason") or ("; ".join(decided.get("assumptions") or []) or None)
-        actuals.append({"verdict": verdict, "rule": rule, "detail": detail})
+        actuals.append({"verdict": verdict, "rule": decided["rule"], "detail": "; ".join(decided["uncertain"]) or None})
     return actuals
 
 

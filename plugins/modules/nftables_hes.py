@@ -19,10 +19,20 @@ description:
     O(destinations) (or every local address on the input hook), and drops (or rejects) the rest of
     that traffic. The chain's policy is accept, so every other packet is left to the host's own
     firewall (nftables or iptables-nft tables are never read or edited).
-  - The ruleset is rendered, compared with the live table (C(nft -j list table inet emailsec_hes)),
-    written to O(path), checked with C(nft -c -f) and loaded with one C(nft -f) whose file creates,
-    deletes and defines the table in one transaction. A ruleset that C(nft -c) rejects loads
-    nothing, replaces no file and keeps the previous rules; the task fails with nft's message.
+  - The chain always lets the O(ports) through from loopback (the host's own senders, input hook)
+    and from the O(internal_sources) (internal relays, guarded separately from the ranges).
+  - Before anything is written, the plan gate reads the whole ruleset (C(nft -j list ruleset)),
+    builds the policy of every base chain on the hook in every table (emailsec.hes's exact
+    engine), once as it is and once with our table replaced by the desired one, and refuses
+    unless the only verdicts that change are "TCP to the O(destinations) on the O(ports) from
+    outside the allowed sources: allow -> deny" (and "from the allowed sources: deny -> allow"),
+    and afterwards nothing outside the allowed sources gets through while everything inside them
+    does. A refusal changes nothing and names the rule that decides, with a witness flow. The
+    gate's one-line differential is returned (RV(differential)) and shown in check and diff mode.
+  - The ruleset is rendered, compared with the live table, written to O(path), checked with
+    C(nft -c -f) and loaded with one C(nft -f) whose file creates, deletes and defines the table
+    in one transaction. A ruleset that C(nft -c) rejects loads nothing, replaces no file and keeps
+    the previous rules; the task fails with nft's message.
   - A second run with the same input finds no difference and runs no nft command that writes.
   - With O(persist=true) an C(include) line for O(path) is added to O(nftables_conf) (the file that
     C(nftables.service) loads at boot) when that file exists.
@@ -49,6 +59,28 @@ options:
         private space. Multicast, broadcast and unspecified addresses are refused even then.
     type: bool
     default: false
+  internal_sources:
+    description:
+      - Internal relays (IPv4/IPv6 addresses or CIDRs) that may also send to the O(ports), for
+        example the host's own submission relay or a backup MX inside the network. Guarded
+        separately from O(ranges): private space is allowed here, but nothing broader than /8
+        (IPv4) or /16 (IPv6) and no loopback, multicast or unspecified space. They get their own
+        sets (C(hes_internal_v4), C(hes_internal_v6)) and count as allowed sources for the gate.
+      - Loopback needs no entry: it is always allowed.
+    type: list
+    elements: str
+    default: []
+  inbound_interface:
+    description:
+      - The interface inbound mail arrives on (for example V(eth0)). The gate then resolves
+        C(iifname)/C(iif) matches of the host's rules exactly; without it a rule that matches a
+        named interface other than loopback is uncertain and may make the gate refuse.
+    type: str
+  outbound_interface:
+    description:
+      - On the forward hook, the interface towards the mail servers; resolves C(oifname)/C(oif)
+        matches like O(inbound_interface).
+    type: str
   max_prefix:
     description: Refuse any IPv4 range broader than this prefix length (V(8) to V(32)).
     type: int
@@ -93,7 +125,10 @@ options:
     choices: [drop, reject]
     default: drop
   path:
-    description: File the ruleset is written to and loaded from.
+    description:
+      - File the ruleset is written to and loaded from. An absolute path without quotes,
+        backslashes, glob characters or control characters (it is written into an C(include)
+        line); anything else is refused before a file is touched.
     type: path
     default: /etc/nftables.d/emailsec_hes.nft
   persist:
@@ -104,12 +139,13 @@ options:
     type: bool
     default: true
   nftables_conf:
-    description: The ruleset file that C(nftables.service) loads at boot.
+    description: The ruleset file that C(nftables.service) loads at boot. Checked like O(path).
     type: path
     default: /etc/nftables.conf
   nft_binary:
     description:
-      - The nft program, a name looked up in E(PATH) only, or an absolute path.
+      - The nft program, a name looked up in E(PATH) only, or an absolute path (checked like
+        O(path)).
     type: str
     default: nft
 requirements:
@@ -132,8 +168,9 @@ seealso:
     link: https://www.netfilter.org/projects/nftables/manpage.html
 notes:
   - Only the table C(inet emailsec_hes) is ever loaded, changed or deleted.
-  - The verify role's evaluator (C(hes_nftables.evaluate_tcp_probe)) reads the whole ruleset to
-    tell whether another table drops or allows what this one does not.
+  - The gate and the verify role read the whole ruleset with one model
+    (C(plugins/module_utils/nftables/model.py)); docs/nftables.md lists what it understands and
+    what makes a rule uncertain. O(state=absent) has no gate: removing the table is the request.
 """
 
 EXAMPLES = r"""
@@ -148,6 +185,12 @@ EXAMPLES = r"""
     destinations: [203.0.113.25, 203.0.113.26]
     ports: [25, 587]
     action: reject
+
+- name: Mail host with an internal submission relay; rules of the host name eth0
+  emailsec.hes.nftables_hes:
+    ranges: "{{ query('emailsec.hes.ranges', site='us') }}"
+    internal_sources: [10.20.0.25, "fd00:20::/64"]
+    inbound_interface: eth0
 
 - name: Remove the table, its file and its include line
   emailsec.hes.nftables_hes:
@@ -182,6 +225,20 @@ previous_table:
       keep a backup of what was replaced.
   returned: when O(state=present)
   type: str
+differential:
+  description:
+    - The plan gate's verdict changes in one sentence (per port when several are restricted).
+  returned: when O(state=present)
+  type: str
+  sample: "verdict changes: TCP/25 from outside the ranges to 203.0.113.25: allow -> deny; other flows: none"
+gate:
+  description:
+    - The plan gate's answer. C(ok) false means the task failed without changing anything;
+      C(refusals) say why, naming the rule and a witness flow; C(changes) are the verdict
+      changes with witnesses; C(leaks) and C(blocked) are the findings after the plan; C(notes)
+      list what the model does not cover on this host (for example NAT chains).
+  returned: when O(state=present)
+  type: dict
 commands:
   description: The nft commands that wrote to the kernel (none in check mode or when nothing changed).
   returned: always
@@ -194,17 +251,19 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import (
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
     TABLE_FAMILY,
     TABLE_NAME,
     NftablesError,
-    desired_table,
-    parse_priority,
-    render_ruleset_file,
-    render_table,
     table_model_from_json,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.plan import (
+    check_file_path,
+    guard_internal_sources,
+    plan_table,
+)
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import render_table
 
 
 class Nft(object):
@@ -220,13 +279,12 @@ class Nft(object):
             self.commands.append(" ".join(["nft"] + args))
         return self.module.run_command([self.binary] + args)
 
-    def live_table_json(self):
-        rc, out, err = self.run(["-j", "list", "table", TABLE_FAMILY, TABLE_NAME])
-        if rc == 0:
-            return out
-        if "No such file or directory" in err:
-            return None
-        self.module.fail_json(msg="nft -j list table %s %s failed: %s" % (TABLE_FAMILY, TABLE_NAME, err.strip()), rc=rc)
+    def ruleset_json(self):
+        """The whole live ruleset (every table: the gate reads them all)."""
+        rc, out, err = self.run(["-j", "list", "ruleset"])
+        if rc != 0:
+            self.module.fail_json(msg="nft -j list ruleset failed: %s" % err.strip(), rc=rc)
+        return out
 
 
 def find_nft(module, name):
@@ -280,7 +338,7 @@ def conf_with_include(conf_text, path, present):
     return "\n".join(kept) + ("\n" if kept else "")
 
 
-def desired_state(module):
+def plan_state(module, live_ruleset_json):
     params = module.params
     try:
         ranges = guard_ranges(
@@ -290,29 +348,43 @@ def desired_state(module):
             max_prefix_v6=params["max_prefix_v6"],
             allow_reserved=params["allow_reserved"],
         )
-        model = desired_table(
+        return plan_table(
+            live_ruleset_json,
             ranges,
             hook=params["hook"],
             destinations=params["destinations"],
             ports=params["ports"],
             priority=params["priority"],
             action=params["action"],
+            internal_sources=guard_internal_sources(params["internal_sources"]),
+            iifname=params["inbound_interface"],
+            oifname=params["outbound_interface"],
         )
-        priority_text = parse_priority(params["priority"])[0]
     except (RangeError, NftablesError) as exc:
         module.fail_json(msg=str(exc))
-    return model, render_ruleset_file(model, priority_text)
+
+
+def gate_result(gate):
+    return dict((key, gate[key]) for key in ("ok", "refusals", "changes", "leaks", "blocked", "notes"))
 
 
 def apply_present(module, nft, result, diffs):
     params = module.params
     path = params["path"]
-    model, text = desired_state(module)
+    plan = plan_state(module, nft.ruleset_json())
+    model, text, live, gate = plan["model"], plan["text"], plan["live"], plan["gate"]
     result["ruleset"] = text
     result["sets"] = {name: spec["elements"] for name, spec in model["sets"].items()}
+    result["differential"] = gate["differential"]
+    result["gate"] = gate_result(gate)
+    if not gate["ok"]:
+        module.fail_json(
+            msg="refused by the plan gate, nothing was changed: %s" % " | ".join(gate["refusals"]),
+            **dict(result, changed=False, commands=[])
+        )
+    diffs.append({"prepared": "plan gate: %s\n" % gate["differential"]})
 
-    live = table_model_from_json(nft.live_table_json() or "")
-    result["table_changed"] = live != model
+    result["table_changed"] = plan["table_changed"]
     result["previous_table"] = render_table(live)
     current_file = read_text(path)
     result["file_changed"] = current_file != text
@@ -385,15 +457,15 @@ def persist(module, result, diffs, present):
 
 def apply_absent(module, nft, result, diffs):
     path = module.params["path"]
-    live_json = nft.live_table_json()
-    result["table_changed"] = live_json is not None
+    live = table_model_from_json(nft.ruleset_json())
+    result["table_changed"] = live is not None
     current_file = read_text(path)
     result["file_changed"] = current_file is not None
     if result["table_changed"]:
         diffs.append({
             "before_header": "nft list table %s %s (live)" % (TABLE_FAMILY, TABLE_NAME),
             "after_header": "(table deleted)",
-            "before": render_table(table_model_from_json(live_json)),
+            "before": render_table(live),
             "after": "",
         })
     if result["file_changed"]:
@@ -414,6 +486,9 @@ def main():
             state=dict(type="str", choices=["present", "absent"], default="present"),
             ranges=dict(type="list", elements="str"),
             allow_reserved=dict(type="bool", default=False),
+            internal_sources=dict(type="list", elements="str", default=[]),
+            inbound_interface=dict(type="str"),
+            outbound_interface=dict(type="str"),
             max_prefix=dict(type="int", default=16),
             max_prefix_v6=dict(type="int", default=32),
             hook=dict(type="str", choices=["input", "forward"], default="input"),
@@ -429,6 +504,13 @@ def main():
         required_if=[("state", "present", ("ranges",))],
         supports_check_mode=True,
     )
+    try:
+        for option in ("path", "nftables_conf"):
+            check_file_path(module.params[option], option)
+        if "/" in module.params["nft_binary"]:
+            check_file_path(module.params["nft_binary"], "nft_binary")
+    except NftablesError as exc:
+        module.fail_json(msg=str(exc))
     nft = Nft(module, find_nft(module, module.params["nft_binary"]))
     result = {"changed": False, "ruleset": "", "table_changed": False, "file_changed": False, "persisted": False}
     diffs = []

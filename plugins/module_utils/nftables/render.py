@@ -1,0 +1,301 @@
+# -*- coding: utf-8 -*-
+# Copyright: emailsec.hes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nftables: our table ``inet emailsec_hes`` as a model, as nft text and as ``nft -j`` items.
+
+``desired_table(ranges, hook, ...)`` -> a table *model* (plain dict)::
+
+    {"sets": {"hes_v4": {"type": "ipv4_addr", "flags": ["interval"], "elements": [...]}, ...},
+     "chains": {"hes_smtp": {"type": "filter", "hook": "input", "prio": -10, "policy": "accept",
+                             "rules": ['iifname "lo" accept', "tcp dport 25 ip saddr @hes_v4 accept", ...],
+                             "exprs": [[{"match": ...}, {"accept": None}], ...]}}}
+
+Each rule is built once, as the JSON expressions ``nft -j`` prints for it (``exprs``); its text
+(``rules``) is ``parse.format_rule`` of those. From the one model come:
+
+* ``render_table`` / ``render_ruleset_file``: the text we load with one ``nft -f`` (create if
+  missing, delete, define: a single transaction, so the old table stays if anything fails);
+* ``table_items``: the same table as ``nft -j`` items, so that the plan gate reads the ruleset
+  *after* the change with the same parser (``nftables.model``) as the live one. The
+  integration tests load the rendered text into a kernel and compare its ``nft -j`` listing
+  with ``table_items``.
+
+The chain lets the restricted ports through from loopback (input hook: the host's own
+senders), from the ranges and from the internal sources, and drops (or rejects) the rest of
+that traffic; its policy is accept, so every other packet is left to the host's own tables.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import ipaddress
+import re
+
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
+    TABLE_FAMILY,
+    TABLE_NAME,
+    NftablesError,
+    format_rule,
+)
+
+CHAIN_NAME = "hes_smtp"
+SET_V4 = "hes_v4"
+SET_V6 = "hes_v6"
+SET_DST_V4 = "hes_dst_v4"
+SET_DST_V6 = "hes_dst_v6"
+SET_INTERNAL_V4 = "hes_internal_v4"
+SET_INTERNAL_V6 = "hes_internal_v6"
+HOOKS = ("input", "forward")
+ACTIONS = ("drop", "reject")
+LOOPBACK = "lo"
+
+# Standard priority names of the inet/ip/ip6 families (nft(8), "CHAINS"); nft itself decides
+# which of them are valid at which hook, so that check is left to `nft -c`.
+PRIORITY_NAMES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
+_PRIORITY_RE = re.compile(r" *([a-z]+) *(?:([+-]) *(\d+))? *")
+
+FILE_HEADER = (
+    "# Managed by emailsec.hes (role emailsec.hes.nftables): do not edit, changes are overwritten.\n"
+    "# Only this table is ours; other tables on this host are left alone.\n"
+    "# Loaded as one transaction: the table is created if missing, deleted, and defined again.\n"
+)
+
+
+def parse_priority(priority):
+    """Return (text for nft, integer value) for an int or a `name [+-] N` priority."""
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        return str(priority), priority
+    text = priority.strip(" ") if isinstance(priority, str) else ""
+    if re.fullmatch(r"-?\d+", text):
+        return text, int(text)
+    match = _PRIORITY_RE.fullmatch(text)
+    if not match or match.group(1) not in PRIORITY_NAMES:
+        raise NftablesError(
+            "priority %r is neither an integer nor one of %s optionally followed by '+ N' or '- N'"
+            % (priority, ", ".join(sorted(PRIORITY_NAMES)))
+        )
+    name, sign, offset = match.groups()
+    value = PRIORITY_NAMES[name]
+    if sign:
+        value = value + int(offset) if sign == "+" else value - int(offset)
+        return "%s %s %s" % (name, sign, offset), value
+    return name, value
+
+
+def _networks(entries, what):
+    nets = []
+    for entry in entries:
+        try:
+            nets.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            raise NftablesError("%s: %r is not an IPv4/IPv6 address or CIDR" % (what, entry))
+    v4 = [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == 4)]
+    v6 = [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == 6)]
+    return v4, v6
+
+
+def check_ports(ports):
+    """The sorted, distinct TCP ports of ``ports``; NftablesError naming a bad one."""
+    if not ports:
+        raise NftablesError("ports must list at least one TCP port")
+    result = set()
+    for port in ports:
+        try:
+            value = int(port)
+        except (TypeError, ValueError):
+            value = -1
+        if isinstance(port, bool) or value < 1 or value > 65535:
+            raise NftablesError("ports: %r is not a TCP port (1-65535)" % (port,))
+        result.add(value)
+    return sorted(result)
+
+
+# ---------------------------------------------------------------- rule expressions
+
+def _match(left, right, op="=="):
+    return {"match": {"op": op, "left": left, "right": right}}
+
+
+def _payload(protocol, field):
+    return {"payload": {"protocol": protocol, "field": field}}
+
+
+def _dport(ports):
+    return _match(_payload("tcp", "dport"), ports[0] if len(ports) == 1 else {"set": list(ports)})
+
+
+def _address(family, field, set_name):
+    return _match(_payload(family, field), "@" + set_name)
+
+
+def _deny(action):
+    return [{"counter": None}, {"drop": None} if action == "drop" else {"reject": {"type": "tcp reset"}}]
+
+
+def desired_table(ranges, hook="input", destinations=None, ports=(25,), priority=-10, action="drop",
+                  internal_sources=None):
+    """Model of our table: TCP ``ports`` to ``destinations`` only from loopback, ``ranges`` and
+    ``internal_sources``; all else untouched.
+
+    ``ranges`` and ``internal_sources`` must already be validated (``hes_ranges`` does that, each
+    with its own guard); here they are only parsed and aggregated. ``destinations`` empty means
+    every local address, which only makes sense on the input hook: on forward it would also
+    restrict this network's own outbound SMTP, so it is refused there.
+    """
+    if hook not in HOOKS:
+        raise NftablesError("hook %r is not one of %s" % (hook, ", ".join(HOOKS)))
+    if action not in ACTIONS:
+        raise NftablesError("action %r is not one of %s" % (action, ", ".join(ACTIONS)))
+    allowed = dict(zip(("ip", "ip6"), _networks(ranges or [], "ranges")))
+    internal = dict(zip(("ip", "ip6"), _networks(internal_sources or [], "internal_sources")))
+    targets = dict(zip(("ip", "ip6"), _networks(destinations or [], "destinations")))
+    if hook == "forward" and not (targets["ip"] or targets["ip6"]):
+        raise NftablesError(
+            "destinations is empty: on the forward hook name the mail servers' addresses, "
+            "otherwise outbound SMTP from behind this router would be restricted too"
+        )
+    prio = parse_priority(priority)[1]
+    port_match = _dport(check_ports(ports))
+    names = {"ip": (SET_V4, SET_INTERNAL_V4, SET_DST_V4), "ip6": (SET_V6, SET_INTERNAL_V6, SET_DST_V6)}
+    types = {"ip": "ipv4_addr", "ip6": "ipv6_addr"}
+
+    sets = {}
+    for family in ("ip", "ip6"):
+        allowed_set, internal_set, target_set = names[family]
+        sets[allowed_set] = _set_model(types[family], allowed[family])
+        if internal["ip"] or internal["ip6"]:
+            sets[internal_set] = _set_model(types[family], internal[family])
+    exprs = []
+    if hook == "input":
+        exprs.append([_match({"meta": {"key": "iifname"}}, LOOPBACK), {"accept": None}])
+    families = [f for f in ("ip", "ip6") if targets[f]] if (targets["ip"] or targets["ip6"]) else []
+    for family in families:
+        sets[names[family][2]] = _set_model(types[family], targets[family])
+    # Which set of names[family] holds the sources: 0 the ranges, 1 the internal sources.
+    sources = [0, 1] if internal["ip"] or internal["ip6"] else [0]
+    if families:
+        for family in families:
+            target = _address(family, "daddr", names[family][2])
+            for index in sources:
+                exprs.append([port_match, target, _address(family, "saddr", names[family][index]), {"accept": None}])
+            exprs.append([port_match, target] + _deny(action))
+    else:
+        for index in sources:
+            for family in ("ip", "ip6"):
+                exprs.append([port_match, _address(family, "saddr", names[family][index]), {"accept": None}])
+        exprs.append([port_match] + _deny(action))
+    chain = {"type": "filter", "hook": hook, "prio": prio, "policy": "accept",
+             "rules": [format_rule({"expr": e}) for e in exprs], "exprs": exprs}
+    return {"sets": sets, "chains": {CHAIN_NAME: chain}}
+
+
+def _set_model(set_type, elements):
+    return {"type": set_type, "flags": ["interval"], "elements": list(elements)}
+
+
+# ---------------------------------------------------------------- text
+
+def _render_elements(elements):
+    if not elements:
+        return []
+    lines = []
+    per_line = 4
+    for start in range(0, len(elements), per_line):
+        chunk = ", ".join(elements[start:start + per_line])
+        last = start + per_line >= len(elements)
+        lines.append(chunk + (" }" if last else ","))
+    out = ["\t\telements = { " + lines[0]]
+    out.extend("\t\t\t     " + line for line in lines[1:])
+    return out
+
+
+def render_table(model, priority_text=None):
+    """`table inet emailsec_hes { ... }` for a model; `priority_text` keeps a named priority."""
+    if model is None:
+        return ""
+    out = ["table %s %s {" % (TABLE_FAMILY, TABLE_NAME)]
+    blocks = []
+    for name in sorted(model["sets"]):
+        spec = model["sets"][name]
+        block = ["\tset %s {" % name, "\t\ttype %s" % spec["type"]]
+        if spec["flags"]:
+            block.append("\t\tflags %s" % ", ".join(spec["flags"]))
+        if "interval" in spec["flags"]:
+            block.append("\t\tauto-merge")
+        block.extend(_render_elements(spec["elements"]))
+        block.append("\t}")
+        blocks.append(block)
+    for name in sorted(model["chains"]):
+        chain = model["chains"][name]
+        block = ["\tchain %s {" % name]
+        if chain.get("hook"):
+            prio = priority_text if priority_text is not None else str(chain["prio"])
+            block.append(
+                "\t\ttype %s hook %s priority %s; policy %s;" % (chain["type"], chain["hook"], prio, chain["policy"])
+            )
+        block.extend("\t\t" + rule for rule in chain["rules"])
+        block.append("\t}")
+        blocks.append(block)
+    for index, block in enumerate(blocks):
+        if index:
+            out.append("")
+        out.extend(block)
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def render_ruleset_file(model, priority_text=None):
+    """The file loaded with one `nft -f`: create-if-missing, delete, define, all one transaction."""
+    return "%s\ntable %s %s\ndelete table %s %s\n\n%s" % (
+        FILE_HEADER,
+        TABLE_FAMILY,
+        TABLE_NAME,
+        TABLE_FAMILY,
+        TABLE_NAME,
+        render_table(model, priority_text),
+    )
+
+
+def render_remove_file():
+    """Ruleset text that removes our table whether or not it exists, in one transaction."""
+    return "table %s %s\ndelete table %s %s\n" % (TABLE_FAMILY, TABLE_NAME, TABLE_FAMILY, TABLE_NAME)
+
+
+# ---------------------------------------------------------------- nft -j items
+
+def _element_json(cidr):
+    net = ipaddress.ip_network(cidr)
+    if net.prefixlen == net.max_prefixlen:
+        return str(net.network_address)
+    return {"prefix": {"addr": str(net.network_address), "len": net.prefixlen}}
+
+
+def table_items(model):
+    """Our table as the ``nft -j list ruleset`` items the kernel would list after loading it
+    (no handles, counters at zero)."""
+    if model is None:
+        return []
+    where = {"family": TABLE_FAMILY, "table": TABLE_NAME}
+    items = [{"table": {"family": TABLE_FAMILY, "name": TABLE_NAME}}]
+    for name in sorted(model["sets"]):
+        spec = model["sets"][name]
+        body = dict(where, name=name, type=spec["type"], flags=list(spec["flags"]))
+        if spec["elements"]:
+            body["elem"] = [_element_json(e) for e in spec["elements"]]
+        items.append({"set": body})
+    for name in sorted(model["chains"]):
+        chain = model["chains"][name]
+        body = dict(where, name=name)
+        for key in ("type", "hook", "prio", "policy"):
+            if key in chain:
+                body[key] = chain[key]
+        items.append({"chain": body})
+    for name in sorted(model["chains"]):
+        for exprs in model["chains"][name]["exprs"]:
+            items.append({"rule": dict(where, chain=name, expr=[_zero_counter(e) for e in exprs])})
+    return items
+
+
+def _zero_counter(stmt):
+    return {"counter": {"packets": 0, "bytes": 0}} if "counter" in stmt else stmt
