@@ -107,12 +107,15 @@ class Finding(object):
 
 # ---------------------------------------------------------------- evaluation
 
-def _rule_match(rule, mode, assignment):
+def _rule_match(rule, mode, assignment, region):
     if not rule.uncertain:
         return rule.match
     if assignment is not None and rule.key in assignment:
         return rule.match if assignment[rule.key] else rule.match_min
     if rule.action in ("jump", "goto", "return"):
+        # Only the flows in doubt make the jump unprovable; the others meet a certain rule.
+        if not region_overlaps(region, region_subtract(rule.match, rule.match_min)):
+            return rule.match
         raise CannotProve("%s: %s cannot be resolved (%s), and it decides where evaluation goes"
                           % (rule.label, rule.action, "; ".join(rule.uncertain)))
     widest = (rule.action == "permit") == (mode == "may")
@@ -131,9 +134,9 @@ def _walk_chain(stage, chain_name, region, mode, assignment, depth):
     for rule in chain.rules:
         if not remaining:
             break
-        if rule.action == "next":
+        if rule.action == "next" or not region_overlaps(remaining, rule.match):
             continue
-        match = _rule_match(rule, mode, assignment)
+        match = _rule_match(rule, mode, assignment, remaining)
         if not match or not region_overlaps(remaining, match):
             continue
         hit = region_intersect(remaining, match)
