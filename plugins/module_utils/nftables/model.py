@@ -123,6 +123,9 @@ NON_TERMINAL_STATEMENTS = ("mangle", "notrack", "set", "map", "ct helper", "ct t
                            "limit", "quota", "meter", "dup", "secmark", "synproxy", "xt")
 
 
+NOT_UNDERSTOOD = "not understood by the model"
+
+
 class _NotUnderstood(Exception):
     """A value or expression the model cannot turn into flows; the message says which."""
 
@@ -171,7 +174,7 @@ def _numeric(names, what):
 
 def _number(value, names, what):
     if isinstance(value, bool):
-        raise _NotUnderstood("%s %r" % (what, value))
+        raise _NotUnderstood("%s %r is not understood by the model" % (what, value))
     if isinstance(value, int):
         return value
     if isinstance(value, str):
@@ -211,14 +214,14 @@ def _address_parse(item, family):
             return interval(int(first), int(last)) if first.version == family else ()
     except (ValueError, TypeError, KeyError):
         pass
-    raise _NotUnderstood("address %s" % format_value(item))
+    raise _NotUnderstood("address %s is not understood by the model" % format_value(item))
 
 
 def _family_parse(names):
     def parse(item, family):
         value = names.get(item) if isinstance(item, str) else None
         if value is None:
-            raise _NotUnderstood("family %s" % format_value(item))
+            raise _NotUnderstood("family %s is not understood by the model" % format_value(item))
         return interval(value, value) if value else ()
     return parse
 
@@ -252,8 +255,8 @@ def _payload_field(left, ctx):
     if scope is not None:
         families, number = scope
         base = {"proto": interval(number, number)} if number is not None else {}
-        return _Field("unknown", families, base=base, reason="%s %s" % (protocol, field))
-    return _Field("unknown", (4, 6), reason=format_left(left))
+        return _Field("unknown", families, base=base)
+    return _Field("unknown", (4, 6))
 
 
 def _meta_field(key, ctx):
@@ -272,20 +275,20 @@ def _meta_field(key, ctx):
         if ctx.hook in (("postrouting",) if inbound else ("prerouting", "input")):
             return _Field("never", (4, 6), reason="%s is not set at hook %s" % (key, ctx.hook))
         return _Field("const", (4, 6), test=_interface_test(ctx.iifname if inbound else ctx.oifname, key))
-    return _Field("unknown", (4, 6), reason="meta %s" % key)
+    return _Field("unknown", (4, 6))
 
 
 def _ct_field(key, ctx):
     if ctx.ct_phase == "unknown":
-        return _Field("unknown", (4, 6), reason="ct %s in a chain at the conntrack priority (%d)"
-                      % (key, CONNTRACK_PRIORITY))
+        return _Field("unknown", (4, 6), reason="a chain at the conntrack priority (%d) may run before or after it"
+                      % CONNTRACK_PRIORITY)
     if key == "state":
         return _Field("const", (4, 6), test=_symbol_test(("new",) if ctx.ct_phase == "after" else ("invalid",)))
     if key == "direction":
         if ctx.ct_phase == "before":
             return _Field("never", (4, 6), reason="ct direction before conntrack")
         return _Field("const", (4, 6), test=_symbol_test(("original",)))
-    return _Field("unknown", (4, 6), reason="ct %s" % key)
+    return _Field("unknown", (4, 6))
 
 
 def _field(left, ctx):
@@ -298,7 +301,7 @@ def _field(left, ctx):
             return _ct_field(left["ct"].get("key"), ctx)
         if "&" in left:
             return _masked_field(left, ctx)
-    return _Field("unknown", (4, 6), reason=format_left(left))
+    return _Field("unknown", (4, 6))
 
 
 def _masked_field(left, ctx):
@@ -326,7 +329,7 @@ def _masked_field(left, ctx):
                 return _Field("dim", inner.families, base=inner.base, dimension=inner.dimension, parse=parse)
         except ValueError:
             pass
-    return _Field("unknown", inner.families, base=inner.base, reason=format_left(left))
+    return _Field("unknown", inner.families, base=inner.base)
 
 
 # ---------------------------------------------------------------- constant fields
@@ -339,7 +342,7 @@ def _symbols(right):
         return [s for item in right for s in _symbols(item)]
     if isinstance(right, dict) and "|" in right:
         return _symbols(right["|"])
-    raise _NotUnderstood("value %s" % format_value(right))
+    raise _NotUnderstood("value %s is not understood by the model" % format_value(right))
 
 
 def _set_items(right):
@@ -366,7 +369,7 @@ def _flag_bits(value):
     bits = 0
     for symbol in _symbols(value):
         if symbol not in TCP_FLAGS:
-            raise _NotUnderstood("tcp flag %s" % symbol)
+            raise _NotUnderstood("tcp flag %s is not understood by the model" % symbol)
         bits |= TCP_FLAGS[symbol]
     return bits
 
@@ -385,7 +388,7 @@ def _flags_test(value):
             return value == bits
         if op == "!=":
             return not value & bits if isinstance(right, list) else value != bits
-        raise _NotUnderstood("operator %s on tcp flags" % op)
+        raise _NotUnderstood("operator %s on tcp flags is not understood by the model" % op)
     return test
 
 
@@ -398,7 +401,7 @@ def _interface_names(right, key):
         elif isinstance(item, str):
             names.append(item)
         else:
-            raise _NotUnderstood("interface %s" % format_value(item))
+            raise _NotUnderstood("interface %s is not understood by the model" % format_value(item))
     return names
 
 
@@ -417,7 +420,7 @@ def _interface_test(name, key):
 
     def test(op, right, ctx):
         if op not in ("==", "!=", "in"):
-            raise _NotUnderstood("operator %s on %s" % (op, key))
+            raise _NotUnderstood("operator %s on %s is not understood by the model" % (op, key))
         answers = [one(pattern) for pattern in _interface_names(right, key)]
         if True in answers:
             member = True
@@ -506,7 +509,7 @@ def _comparison_items(field, op, right):
         family = field.families[0]
         bound = _address_parse(right, family)
         if not bound:
-            raise _NotUnderstood("address %s" % format_value(right))
+            raise _NotUnderstood("address %s is not understood by the model" % format_value(right))
         value, top = bound[0][0], ADDRESS_MAX[family]
         text = lambda v: str(ipaddress.ip_address(v) if family == 4 else ipaddress.IPv6Address(v))  # noqa: E731
     else:
@@ -528,7 +531,7 @@ def _match(body, ctx):
         if field.kind == "never":
             return [], [], []
         if field.kind == "unknown":
-            raise _NotUnderstood(field.reason)
+            raise _NotUnderstood(field.reason or NOT_UNDERSTOOD)
         if field.kind == "const":
             answer = field.test(op, right, ctx)
             if answer is None:
@@ -539,7 +542,7 @@ def _match(body, ctx):
         elif op in ("==", "!=", "in"):
             items = _elements(right, ctx)
         else:
-            raise _NotUnderstood("operator %s" % op)
+            raise _NotUnderstood("operator %s is not understood by the model" % op)
         hit = region_intersect(_dimension_hit(field, items), scope)
         if op == "!=":
             hit = region_subtract(scope, hit)
@@ -553,8 +556,6 @@ def _match(body, ctx):
 
 
 def _doubt(text, exc):
-    if str(exc) in text:
-        return "%s: not understood by the model" % text
     return "%s: %s" % (text, exc)
 
 
@@ -566,15 +567,15 @@ def _concat_match(op, lefts, right, ctx, text):
     try:
         for field in fields:
             if field.kind != "dim" or field.doubtful:
-                raise _NotUnderstood("%s inside a concatenation" % field.reason if field.reason else
-                                     "a concatenation of %s" % " . ".join(format_left(x) for x in lefts))
+                raise _NotUnderstood("a concatenation of %s is not understood by the model"
+                                     % " . ".join(format_left(x) for x in lefts))
         if op not in ("==", "!=", "in"):
-            raise _NotUnderstood("operator %s on a concatenation" % op)
+            raise _NotUnderstood("operator %s on a concatenation is not understood by the model" % op)
         hit = []
         for item in _elements(right, ctx):
             parts = item.get("concat") if isinstance(item, dict) else None
             if not isinstance(parts, list) or len(parts) != len(fields):
-                raise _NotUnderstood("element %s" % format_value(item))
+                raise _NotUnderstood("element %s is not understood by the model" % format_value(item))
             piece = scope
             for field, part in zip(fields, parts):
                 piece = region_intersect(piece, _dimension_hit(field, [part]))
@@ -671,7 +672,7 @@ class _RuleBuilder(object):
             elif _set_items(data) is not None:
                 pairs = _set_items(data)
             else:
-                raise _NotUnderstood("verdict map %s" % format_value(data))
+                raise _NotUnderstood("verdict map %s is not understood by the model" % format_value(data))
         except _NotUnderstood as exc:
             return self._unknown_verdict(widest, doubts + [_doubt(text, exc)])
         rules = []

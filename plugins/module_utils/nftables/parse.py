@@ -157,7 +157,7 @@ def comparable(model):
 
 # ---------------------------------------------------------------- formatting expressions
 
-_UNQUALIFIED_META = ("iifname", "oifname", "iif", "oif", "mark")
+_UNQUALIFIED_META = ("iifname", "oifname", "iif", "oif")
 _VERDICTS = ("accept", "drop", "continue", "return", "queue")
 
 
