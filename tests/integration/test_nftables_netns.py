@@ -3,8 +3,8 @@
 Each test builds its own lab (hes_lab.netns, RFC 5737 addresses only) and tears it down in a
 finally clause, whatever happened. Ansible reaches the firewall namespaces through the lab's
 inventory (local connection, interpreter wrapped in `ip netns exec`). Every probe is sent for
-real from the senders' namespace and also decided by the ruleset evaluator on the firewall's
-`nft -j list ruleset`: the two must agree.
+real from the senders' namespace and also decided by the policy engine on the model of the
+firewall's `nft -j list ruleset` (nftables.model): the two must agree.
 """
 import json
 import os
@@ -15,11 +15,12 @@ import time
 
 import pytest
 
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_nftables import evaluate_tcp_probe, table_model_from_json
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import table_model_from_json
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "lab"))
-from hes_lab.netns import LISTEN_PORTS, SENDERS, TARGETS, NetnsLab  # noqa: E402
+from hes_lab.netns import LISTEN_PORTS, SENDERS, TARGETS, NetnsLab, _in_netns, _tcp_probe  # noqa: E402
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
@@ -30,6 +31,8 @@ INSIDE = [name for name in SENDERS if name.startswith("in_")]
 OUTSIDE = [name for name in SENDERS if name.startswith("out_")]
 OTHER_PORTS = [port for port in LISTEN_PORTS if port != 25]
 KERNEL_OUTCOME = {"accept": "greeting", "drop": "timeout", "reject": "refused"}
+# The lab's links: senders reach both firewalls on eth0; the router forwards out of eth1.
+INTERFACES = {"mail": {"iifname": "eth0"}, "server": {"iifname": "eth0", "oifname": "eth1"}}
 
 
 @pytest.fixture
@@ -82,22 +85,23 @@ def all_probes(ports=(25,)):
     return [(sender, port, target) for target in TARGETS for sender in SENDERS for port in ports]
 
 
-def kernel_and_evaluator(lab, probes):
-    """Kernel outcomes of real connections, and the evaluator's on each firewall's ruleset."""
+def policy_of(lab, target):
+    return build_policy(lab.nft(target, "-j", "list", "ruleset").stdout, **INTERFACES[target])
+
+
+def kernel_and_engine(lab, probes):
+    """Kernel outcomes of real connections, and the engine's on each firewall's ruleset."""
     kernel = lab.probe_many(probes)
-    rulesets = {target: lab.nft(target, "-j", "list", "ruleset").stdout for target in TARGETS}
-    decided = []
-    for sender, port, target in probes:
-        result = evaluate_tcp_probe(rulesets[target], TARGETS[target]["hook"], SENDERS[sender],
-                                    TARGETS[target]["address"], port)
-        decided.append(result)
+    policies = dict((target, policy_of(lab, target)) for target in TARGETS)
+    decided = [flow_verdict(policies[target], TARGETS[target]["hook"], SENDERS[sender], TARGETS[target]["address"],
+                            port) for sender, port, target in probes]
     return kernel, decided
 
 
-def assert_evaluator_agrees(lab, probes):
-    kernel, decided = kernel_and_evaluator(lab, probes)
+def assert_engine_agrees(lab, probes):
+    kernel, decided = kernel_and_engine(lab, probes)
     disagreements = [
-        (probe, seen, result["verdict"], result["decided_by"])
+        (probe, seen, result["verdict"], result["rule"], result["uncertain"])
         for probe, seen, result in zip(probes, kernel, decided)
         if KERNEL_OUTCOME.get(result["verdict"]) != seen
     ]
@@ -126,29 +130,38 @@ class Monitor:
         return [line for line in out.splitlines() if line.strip()]
 
 
-def test_only_senders_inside_the_set_complete_the_greeting_and_the_evaluator_agrees(lab):
+def rule_of(answer):
+    """The deciding rule's label without its handle (handles change with every load)."""
+    return answer["rule"].split(" (handle")[0]
+
+
+def test_only_senders_inside_the_set_complete_the_greeting_and_the_engine_agrees(lab):
     probes = all_probes(LISTEN_PORTS)
-    before = assert_evaluator_agrees(lab, probes)[0]
+    before = assert_engine_agrees(lab, probes)[0]
     assert set(before.values()) == {"greeting"}
 
     rc, stats, results, out = harden(lab)
     assert rc == 0, out
     assert stats["mailhost"]["changed"] == 1 and stats["router"]["changed"] == 1
 
-    after, decided = assert_evaluator_agrees(lab, probes)
+    after, decided = assert_engine_agrees(lab, probes)
     for (sender, port, target), seen in after.items():
         expected = "greeting" if sender in INSIDE or port != 25 else "timeout"
         assert seen == expected, (sender, port, target)
-    dropped = decided[("out_a_edge", 25, "mail")]["decided_by"]
-    assert (dropped["table"], dropped["chain"], dropped["rule"]) == ("emailsec_hes", "hes_smtp", "tcp dport 25 counter drop")
-    assert decided[("out_c", 25, "server")]["decided_by"]["rule"] == "tcp dport 25 ip daddr @hes_dst_v4 counter drop"
+    assert rule_of(decided[("out_a_edge", 25, "mail")]) == "inet emailsec_hes hes_smtp: tcp dport 25 counter drop"
+    assert rule_of(decided[("out_c", 25, "server")]) == \
+        "inet emailsec_hes hes_smtp: tcp dport 25 ip daddr @hes_dst_v4 counter drop"
+    assert module_result(results, "mailhost")["differential"] == (
+        "verdict changes: TCP/25 from outside the ranges to 0.0.0.0/0, ::/0: allow -> deny; other flows: none")
+    assert module_result(results, "router")["differential"] == (
+        "verdict changes: TCP/25 from outside the ranges to 192.0.2.80: allow -> deny; other flows: none")
     assert module_result(results, "mailhost")["sets"]["hes_v4"] == ["198.51.100.0/25", "203.0.113.64/26"]
 
 
-def test_configured_ports_and_reject_and_the_evaluator_agrees(lab):
+def test_configured_ports_and_reject_and_the_engine_agrees(lab):
     rc, unused_stats, unused_results, out = harden(lab, extra={"hes_nftables_ports": [25, 587], "hes_nftables_action": "reject"})
     assert rc == 0, out
-    outcome = assert_evaluator_agrees(lab, all_probes(LISTEN_PORTS))[0]
+    outcome = assert_engine_agrees(lab, all_probes(LISTEN_PORTS))[0]
     for (sender, port, target), seen in outcome.items():
         restricted = port in (25, 587) and sender in OUTSIDE
         assert seen == ("refused" if restricted else "greeting"), (sender, port, target)
@@ -161,7 +174,12 @@ def test_check_mode_shows_the_diff_and_changes_nothing(lab):
     assert rc == 0, out
     assert stats["mailhost"]["changed"] == 1
     diff = module_result(results, "mailhost")["diff"]
-    table_diff = diff[0]
+    assert diff[0] == {"prepared": "plan gate: verdict changes: TCP/25 from outside the ranges to 0.0.0.0/0, ::/0: "
+                                   "allow -> deny; other flows: none\n"}
+    shown = [r["msg"] for name, r in results["router"] if "What the plan gate proved" in name]
+    assert shown == ["router: verdict changes: TCP/25 from outside the ranges to 192.0.2.80: allow -> deny; "
+                     "other flows: none"]
+    table_diff = diff[1]
     assert table_diff["before"] == ""
     assert "\t\ttcp dport 25 ip saddr @hes_v4 accept\n" in table_diff["after"]
     assert "elements = { 198.51.100.0/25, 203.0.113.64/26 }" in table_diff["after"]
@@ -269,26 +287,26 @@ def test_forward_hook_without_destinations_is_refused(lab):
     assert live_table(lab, "server") is None
 
 
-def test_composes_with_foreign_tables_and_the_evaluator_reads_them(lab):
+def test_composes_with_foreign_tables_and_the_engine_reads_them(lab):
     lab.nft("mail", "-f", os.path.join(PLAYBOOKS, "foreign.nft"))
     foreign_before = [i for i in json.loads(lab.nft("mail", "-j", "list", "ruleset").stdout)["nftables"]
                       if "metainfo" not in i]
     probes = [(sender, port, "mail") for sender in SENDERS for port in LISTEN_PORTS]
-    before = assert_evaluator_agrees(lab, probes)[0]
+    before = assert_engine_agrees(lab, probes)[0]
     assert before[("out_c", 25, "mail")] == "greeting"  # the "any" SMTP rule of the host
 
     rc, unused_stats, unused_results, out = harden(lab, extra={"hes_target": "mailhost"})
     assert rc == 0, out
-    after, decided = assert_evaluator_agrees(lab, probes)
+    after, decided = assert_engine_agrees(lab, probes)
     assert [after[(s, 25, "mail")] for s in INSIDE] == ["greeting"] * len(INSIDE)
     assert [after[(s, 25, "mail")] for s in OUTSIDE] == ["timeout"] * len(OUTSIDE)
-    # the host's own restrictions still decide the other ports, and the evaluator names them
+    # the host's own restrictions still decide the other ports, and the engine names them
     assert after[("in_b", 80, "mail")] == "timeout"
-    assert decided[("in_b", 80, "mail")]["decided_by"]["rule"] == "ip saddr 203.0.113.64/26 tcp dport 80 counter drop"
+    assert rule_of(decided[("in_b", 80, "mail")]) == "ip filter INPUT: ip saddr 203.0.113.64/26 tcp dport 80 counter drop"
     assert after[("in_a", 443, "mail")] == "refused"
-    assert decided[("in_a", 443, "mail")]["decided_by"]["table"] == "filter"
+    assert decided[("in_a", 443, "mail")]["rule"].startswith("ip filter INPUT: tcp dport 443")
     assert after[("in_a", 2525, "mail")] == "timeout"
-    assert decided[("in_a", 2525, "mail")]["decided_by"]["chain"] == "deny_submission"
+    assert rule_of(decided[("in_a", 2525, "mail")]) == "inet filter deny_submission: drop"
     assert after[("out_c", 2525, "mail")] == "greeting"
 
     ruleset = json.loads(lab.nft("mail", "-j", "list", "ruleset").stdout)["nftables"]
@@ -317,14 +335,63 @@ def strip_counters(items):
     return data
 
 
-def test_site_ranges_from_the_bundled_dataset_are_loaded_and_evaluated_without_sending_from_them(lab):
+def test_site_ranges_from_the_bundled_dataset_are_loaded_and_judged_without_sending_from_them(lab):
     rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost", "hes_ranges": [],
                                                         "hes_site": ["us"], "hes_allow_reserved": False})
     assert rc == 0, out
     loaded = module_result(results, "mailhost")["sets"]["hes_v4"]
     assert loaded == ["18.188.9.192/26", "18.188.239.128/26", "18.208.22.64/26", "18.208.22.128/25"]
     assert live_table(lab, "mail")["sets"]["hes_v4"]["elements"] == loaded
-    ruleset = lab.nft("mail", "-j", "list", "ruleset").stdout
-    assert evaluate_tcp_probe(ruleset, "input", "18.208.22.70", "192.0.2.25", 25)["verdict"] == "accept"
-    assert evaluate_tcp_probe(ruleset, "input", "18.208.22.63", "192.0.2.25", 25)["verdict"] == "drop"
+    policy = policy_of(lab, "mail")
+    assert flow_verdict(policy, "input", "18.208.22.70", "192.0.2.25", 25)["verdict"] == "accept"
+    assert flow_verdict(policy, "input", "18.208.22.63", "192.0.2.25", 25)["verdict"] == "drop"
     assert lab.probe_many([("in_a", 25, "mail"), ("in_a", 587, "mail")], timeout=0.5) == ["timeout", "greeting"]
+
+
+def test_the_gate_refuses_when_another_table_drops_part_of_the_ranges_and_nothing_changes(lab):
+    blocker = ("table inet blocker {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n"
+               "\t\tip saddr 203.0.113.64/27 tcp dport 25 drop\n\t}\n}\n")
+    subprocess.run(["ip", "netns", "exec", lab.firewall_ns("mail"), "nft", "-f", "-"], input=blocker, text=True,
+                   check=True)
+    monitor = Monitor(lab, "mail")
+    rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost"})
+    events = monitor.stop()
+    assert rc != 0
+    message = failure(results, "mailhost")
+    assert message.startswith("refused by the plan gate, nothing was changed: after the plan: inet blocker input: "
+                              "ip saddr 203.0.113.64/27 tcp dport 25 drop (handle 2) blocks TCP/25 from inside the "
+                              "ranges (203.0.113.64/27), e.g. tcp 203.0.113.71:40000 -> "), message
+    assert events == []
+    assert live_table(lab, "mail") is None
+    assert not os.path.exists(os.path.join(lab.host_dir("mailhost"), "emailsec_hes.nft"))
+    assert "include" not in open(os.path.join(lab.host_dir("mailhost"), "nftables.conf")).read()
+    assert lab.connect("out_c", 25) == "greeting"
+
+
+def test_loopback_and_internal_sources_keep_reaching_smtp(lab):
+    rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost",
+                                                        "hes_nftables_internal_sources": ["192.0.2.200/32"]})
+    assert rc == 0, out
+    assert module_result(results, "mailhost")["sets"]["hes_internal_v4"] == ["192.0.2.200/32"]
+    # out_c (192.0.2.200) stands for an internal relay; the other outside senders stay out.
+    assert lab.probe_many([("out_c", 25, "mail"), ("out_b_below", 25, "mail"), ("in_a", 25, "mail")]) == [
+        "greeting", "timeout", "greeting"]
+    # The host's own senders reach its SMTP through loopback, on its own address and on 127.0.0.1.
+    for address in ("192.0.2.25", "127.0.0.1"):
+        seen = _in_netns(lab.firewall_ns("mail"), lambda a=address: _tcp_probe(a, a, 25, 1.0))
+        assert seen == "greeting", address
+
+
+@pytest.mark.parametrize("variable", ["hes_nftables_file", "hes_nftables_conf"])
+def test_a_path_with_a_quote_and_a_newline_is_refused_before_anything_is_written(lab, variable):
+    conf = os.path.join(lab.host_dir("mailhost"), "nftables.conf")
+    conf_before = open(conf).read()
+    evil = os.path.join(lab.host_dir("mailhost"), 'x.nft"\ninclude "/tmp/evil.nft')
+    rc, unused_stats, results, out = harden(lab, extra={"hes_target": "mailhost", variable: evil})
+    assert rc != 0
+    option = {"hes_nftables_file": "path", "hes_nftables_conf": "nftables_conf"}[variable]
+    assert failure(results, "mailhost").startswith(
+        "%s: %r is not an absolute path without quotes, backslashes, glob characters" % (option, evil))
+    assert open(conf).read() == conf_before
+    assert sorted(os.listdir(lab.host_dir("mailhost"))) == ["nftables.conf"]
+    assert live_table(lab, "mail") is None

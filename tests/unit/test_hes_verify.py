@@ -218,7 +218,7 @@ def test_nftables_checks_and_verdicts():
     results = hv.compare(probes, hv.nftables_actuals(ruleset, probes, "input"))
     assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
     denied = next(r for r in results if r["expect"] == "deny")
-    assert denied["rule"] == "inet emailsec_hes hes_smtp: tcp dport 25 drop"
+    assert denied["rule"] == "inet emailsec_hes hes_smtp: tcp dport 25 drop (handle 4)"
 
     short = dict((c["id"], c) for c in hv.nftables_config_checks(nft_ruleset(RANGES[:1]), RANGES, "input"))
     assert "missing range(s) 150.70.149.0/27" in short["group_members"]["detail"]

@@ -72,6 +72,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     interval,
     iv_from_pairs,
     iv_subtract,
+    flow_in_region,
     make_cube,
     make_flow,
     region_equal,
@@ -701,6 +702,17 @@ class _RuleBuilder(object):
 
 # ---------------------------------------------------------------- chains, stages, paths
 
+class NftablesPath(Path):
+    """A path, and the NAT rules on its hooks: the model reads every flow as the filter chains see
+    it (after translation), so a probe that one of them may rewrite is not answered."""
+
+    __slots__ = ("translations",)
+
+    def __init__(self, name, stages, description, translations):
+        super(NftablesPath, self).__init__(name, stages, description)
+        self.translations = translations
+
+
 class _PolicyBuilder(object):
     def __init__(self, ruleset, iifname, oifname):
         self.ruleset = ruleset
@@ -756,7 +768,25 @@ class _PolicyBuilder(object):
             stages.extend(self.stage(chain) for chain in base)
         description = "new flows %s: base chains at %s, in the kernel's order" % (
             "to this host" if name == "input" else "through this host", ", ".join(PATH_HOOKS[name]))
-        return Path(name, stages, description)
+        return NftablesPath(name, stages, description, self.translations(name))
+
+    def translations(self, name):
+        """The rules of nat chains on the path's hooks that may rewrite a flow (dnat, redirect...)."""
+        found = {}
+        for (family, table, chain_name), chain in self.ruleset.chains.items():
+            if chain.get("hook") not in PATH_HOOKS[name] or family not in TABLE_FAMILIES or \
+                    chain.get("type", "filter") == "filter":
+                continue
+            prio = chain.get("prio", 0)
+            ctx = _Context(self.ruleset, family, table, chain["hook"], prio if isinstance(prio, int) else 0,
+                           self.iifname, self.oifname)
+            for (fam, tab, other), unused in self.ruleset.chains.items():
+                if (fam, tab) != (family, table) or (other != chain_name and unused.get("hook")):
+                    continue
+                for rule in self.chain_rules(ctx, other):
+                    if rule.origin.get("verdict") == "unknown":
+                        found.setdefault(rule.key.rsplit("#", 1)[0], rule)
+        return list(found.values())
 
     def note_unmodelled(self):
         for (family, table, name), chain in self.ruleset.chains.items():
@@ -797,6 +827,10 @@ def flow_verdict(policy, hook, source, destination, port, sport=40000, protocol=
     ``drop`` and ``reject`` are the kernel's two ways to deny (``reject`` answers the sender)."""
     path = policy.paths[hook]
     flow = make_flow(source, destination, protocol, sport, port)
+    rewritten = [rule for rule in getattr(path, "translations", ()) if flow_in_region(flow, rule.match)]
+    if rewritten:
+        return {"verdict": "uncertain", "rule": rewritten[0].label, "trail": [], "uncertain": [
+            "%s may translate this flow; address translation is not modelled" % rule.label for rule in rewritten]}
     try:
         answer = evaluate_flow(path, flow)
     except CannotProve as exc:

@@ -251,6 +251,12 @@ def format_statement(stmt):
             ' %s "%s"' % (k, v) if k == "prefix" else " %s %s" % (k, v) for k, v in sorted(body.items())))
     if kind == "vmap":
         return "%s vmap %s" % (format_left(body["key"]), format_value(body["data"]))
+    if kind in ("dnat", "snat", "redirect", "masquerade") and isinstance(body, dict) and \
+            set(body) <= set(("addr", "port", "family")):
+        target = format_value(body.get("addr", "")) + (":%s" % format_value(body["port"]) if "port" in body else "")
+        return "%s to %s" % (kind, target) if target else kind
+    if body is None:
+        return kind
     return "%s %s" % (kind, json.dumps(body, sort_keys=True))
 
 

@@ -286,11 +286,15 @@ def test_equal_priorities_run_the_chain_listed_last_first():
     assert decided(answer) == ("drop", "ip same_b b: tcp dport 7030 drop")
 
 
-def test_nat_chains_are_noted_not_modelled():
+def test_nat_chains_are_noted_not_modelled_and_the_flows_they_may_rewrite_are_not_answered():
     policy = build_policy(fixture("model_constructs"))
     assert policy.notes == ["ip nat prerouting (type nat, hook prerouting) is not modelled: address translation "
                             "is out of scope"]
-    assert constructs("198.51.100.10", 7040, iifname="eth0")["verdict"] == "accept"
+    answer = constructs("198.51.100.10", 7040, iifname="eth0")
+    assert answer["verdict"] == "uncertain"
+    assert answer["uncertain"][0].startswith("ip nat prerouting: tcp dport 7040 redirect to :25 (handle")
+    assert answer["uncertain"][0].endswith("may translate this flow; address translation is not modelled")
+    assert constructs("198.51.100.10", 7041, iifname="eth0")["verdict"] == "accept"
 
 
 def test_a_queue_verdict_may_end_either_way():
