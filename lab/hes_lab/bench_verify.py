@@ -4,7 +4,8 @@ For each vendor the lab is booted from a hardened configuration and the verify p
 with the json callback; the figure is the number of probes divided by the duration of the task
 that asks the device (ASA: the one ``asa_command`` task sending every ``packet-tracer`` over one
 SSH session; PAN-OS: the ``panos_hes_policy_match`` task, one API request per probe; nftables:
-the report task, where the ruleset evaluator decides every probe on the controller). The whole
+the report task, where the policy engine decides every probe on the controller, on the model of
+``nft -j list ruleset``). The whole
 run's wall time is printed too. Prints figures; asserts nothing.
 
 ASA throughput is bound by network_cli, which waits ``persistent_buffer_read_timeout`` (0.1 s by

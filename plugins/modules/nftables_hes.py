@@ -24,10 +24,10 @@ description:
   - Before anything is written, the plan gate reads the whole ruleset (C(nft -j list ruleset)),
     builds the policy of every base chain on the hook in every table (emailsec.hes's exact
     engine), once as it is and once with our table replaced by the desired one, and refuses
-    unless the only verdicts that change are "TCP to the O(destinations) on the O(ports) from
-    outside the allowed sources: allow -> deny" (and "from the allowed sources: deny -> allow"),
-    and afterwards nothing outside the allowed sources gets through while everything inside them
-    does. A refusal changes nothing and names the rule that decides, with a witness flow. The
+    unless the only verdicts that change are those of TCP to the O(destinations) on the O(ports)
+    from outside the allowed sources, from allow to deny (and from the allowed sources, from deny
+    to allow), and afterwards nothing outside the allowed sources gets through while everything
+    inside them does. A refusal changes nothing and names the rule that decides, with a witness flow. The
     gate's one-line differential is returned (RV(differential)) and shown in check and diff mode.
   - The ruleset is rendered, compared with the live table, written to O(path), checked with
     C(nft -c -f) and loaded with one C(nft -f) whose file creates, deletes and defines the table
@@ -63,7 +63,7 @@ options:
     description:
       - Internal relays (IPv4/IPv6 addresses or CIDRs) that may also send to the O(ports), for
         example the host's own submission relay or a backup MX inside the network. Guarded
-        separately from O(ranges): private space is allowed here, but nothing broader than /8
+        separately from O(ranges), private space is allowed here, but nothing broader than /8
         (IPv4) or /16 (IPv6) and no loopback, multicast or unspecified space. They get their own
         sets (C(hes_internal_v4), C(hes_internal_v6)) and count as allowed sources for the gate.
       - Loopback needs no entry: it is always allowed.
@@ -170,7 +170,7 @@ notes:
   - Only the table C(inet emailsec_hes) is ever loaded, changed or deleted.
   - The gate and the verify role read the whole ruleset with one model
     (C(plugins/module_utils/nftables/model.py)); docs/nftables.md lists what it understands and
-    what makes a rule uncertain. O(state=absent) has no gate: removing the table is the request.
+    what makes a rule uncertain. O(state=absent) has no gate, since removing the table is the request.
 """
 
 EXAMPLES = r"""
