@@ -165,6 +165,11 @@ def _doubts(after, hook, verdict):
     return out
 
 
+def _placeholder(model):
+    chains = dict((name, dict(chain, rules=[], exprs=[])) for name, chain in model["chains"].items())
+    return {"sets": {}, "chains": chains}
+
+
 def plan_table(live_ruleset_json, ranges, hook="input", destinations=None, ports=(25,), priority=-10,
                action="drop", internal_sources=None, iifname=None, oifname=None):
     """The plan for our table on a host whose ruleset is ``live_ruleset_json`` (``nft -j list
@@ -181,7 +186,13 @@ def plan_table(live_ruleset_json, ranges, hook="input", destinations=None, ports
     text = render_ruleset_file(model, parse_priority(priority)[0])
     ruleset = Ruleset(live_ruleset_json)
     live = table_model_from_json(ruleset)
-    before = build_policy(ruleset, iifname, oifname)
+    if live is None:
+        # Our chain, empty and accepting, where the new one will be: the same verdicts as the live
+        # ruleset, and the same stages as the after side, so that the differential compares rule
+        # by rule instead of walking the whole header space through every chain.
+        before = build_policy(replace_table(live_ruleset_json, table_items(_placeholder(model))), iifname, oifname)
+    else:
+        before = build_policy(ruleset, iifname, oifname)
     after = build_policy(replace_table(live_ruleset_json, table_items(model)), iifname, oifname)
     allowed = _sets(list(ranges or []) + list(internal_sources or []))
     servers = _sets(destinations) if destinations else any_addresses()
