@@ -4,6 +4,7 @@
   kernel lists for its ``.nft`` text.
 * Our table as ``render.table_items`` builds it (the *after* side of the plan gate) is what the
   kernel lists after loading the rendered file.
+* The kept disagreements (kernel_cases) still get the kernel outcome they record.
 * For each input-hook corpus case, the IPv4 flows of the case are sent for real before and after
   our table is loaded (hes_lab.netns.KernelFirewall) and decided by the engine on the kernel's
   listing: they must agree (flows the engine calls uncertain are only counted).
@@ -33,6 +34,8 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow]
 GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "nftables")
 CORPUS = os.path.join(GOLDEN, "corpus")
 CASES = sorted(os.listdir(CORPUS))
+KERNEL_CASES_DIR = os.path.join(GOLDEN, "kernel_cases")
+KERNEL_CASES = sorted(os.listdir(KERNEL_CASES_DIR))
 PORTS = [22, 25, 80, 587, 2525]
 KERNEL = {"accept": "accepted", "reject": "refused", "drop": "timeout"}
 LAB_RANGES = ["198.51.100.0/25", "203.0.113.64/26"]
@@ -45,6 +48,8 @@ def read(path):
 
 def listings():
     pairs = [(os.path.join(CORPUS, name, "ruleset.nft"), os.path.join(CORPUS, name, "ruleset.json")) for name in CASES]
+    for name in KERNEL_CASES:
+        pairs.append((os.path.join(KERNEL_CASES_DIR, name, "ruleset.nft"), os.path.join(KERNEL_CASES_DIR, name, "ruleset.json")))
     for name in ("evaluator_ruleset", "model_constructs"):
         pairs.append((os.path.join(GOLDEN, name + ".nft"), os.path.join(GOLDEN, name + ".json")))
     return pairs
@@ -132,3 +137,12 @@ def test_corpus_flows_agree_with_the_kernel_before_and_after_our_table(name):
         assert normalized(our_items(firewall.ruleset_json())) == normalized(table_items(plan["model"]))
         assert disagreements(firewall, flows, uncertain) == []
     assert len(uncertain) <= len(flows) * 2
+
+
+@pytest.mark.parametrize("name", KERNEL_CASES)
+def test_kept_disagreements_still_get_the_recorded_kernel_outcome(name):
+    rows = json.loads(read(os.path.join(KERNEL_CASES_DIR, name, "flows.json")))
+    with KernelFirewall(PORTS) as firewall:
+        assert firewall.load(read(os.path.join(KERNEL_CASES_DIR, name, "ruleset.nft"))) == (0, "")
+        outcomes = firewall.probe_many([tuple(row["flow"]) for row in rows], timeout=2.0)
+    assert outcomes == [row["kernel"] for row in rows]

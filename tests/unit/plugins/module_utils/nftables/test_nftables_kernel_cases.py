@@ -1,0 +1,34 @@
+"""Cases where the model and the kernel once disagreed (found by
+tests/integration/test_nftables_kernel_property.py), kept with what the kernel did.
+
+Each folder of tests/unit/golden/nftables/kernel_cases/ holds ``ruleset.nft``, the kernel's listing
+``ruleset.json`` and ``flows.json``: each flow (source, source port, destination, port) with the
+kernel's outcome (accepted, refused, timeout). tests/integration/test_nftables_corpus_kernel.py
+checks that the kernel still does that.
+"""
+import json
+import os
+
+import pytest
+
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
+CASES_DIR = os.path.join(REPO, "tests", "unit", "golden", "nftables", "kernel_cases")
+KERNEL = {"accept": "accepted", "reject": "refused", "drop": "timeout"}
+
+
+def load(name, filename):
+    with open(os.path.join(CASES_DIR, name, filename)) as handle:
+        return json.load(handle)
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(CASES_DIR)))
+def test_the_engine_answers_what_the_kernel_did(name):
+    policy = build_policy(load(name, "ruleset.json"), iifname="eth0")
+    rows = load(name, "flows.json")
+    assert rows
+    for row in rows:
+        source, sport, destination, port = row["flow"]
+        answer = flow_verdict(policy, "input", source, destination, port, sport=sport)
+        assert KERNEL.get(answer["verdict"]) == row["kernel"], (row, answer)
