@@ -257,6 +257,8 @@ def compare(text, flows):
         rc, error = firewall.load(text)
         assert rc == 0, "the generator wrote a ruleset nft refuses:\n%s\n%s" % (text, error)
         policy = build_policy(firewall.ruleset_json(), iifname=PROBE_INTERFACE)
+        # Every expression the generator writes is one the model understands.
+        assert [rule.label for rule in policy.uncertain_rules()] == [], text
         answers = [flow_verdict(policy, "input", s, d, dport, sport=sport) for s, sport, d, dport in flows]
         outcomes = firewall.probe_many(flows)
         # A slow machine may miss a handshake in 0.6 s: ask again, patiently, before calling it a drop.
