@@ -66,7 +66,7 @@ options:
         separately from O(ranges), private space is allowed here, but nothing broader than /8
         (IPv4) or /16 (IPv6) and no loopback, multicast or unspecified space. They get their own
         sets (C(hes_internal_v4), C(hes_internal_v6)) and count as allowed sources for the gate.
-      - Loopback needs no entry: it is always allowed.
+      - Loopback needs no entry, it is always allowed.
     type: list
     elements: str
     default: []

@@ -276,7 +276,7 @@ def compare(text, flows):
 def test_the_model_and_the_kernel_agree_on_every_flow(case):
     text, flows = case
     disagreements = compare(text, flows)
-    assert disagreements == [], "ruleset:\n%s\ndisagreements:\n%s" % (text, "\n".join(
-        "%s:%d -> %s:%d kernel %s, engine %s (%s; %s)" % (f[0], f[1], f[2], f[3], outcome, answer["verdict"],
-                                                         answer["rule"], "; ".join(answer["uncertain"]))
-        for f, outcome, answer in disagreements))
+    lines = ["%s:%d -> %s:%d kernel %s, engine %s (%s; %s)"
+             % (f[0], f[1], f[2], f[3], outcome, answer["verdict"], answer["rule"], "; ".join(answer["uncertain"]))
+             for f, outcome, answer in disagreements]
+    assert disagreements == [], "ruleset:\n%s\ndisagreements:\n%s" % (text, "\n".join(lines))

@@ -504,20 +504,25 @@ _DIMENSION_NAMES = dict((index, name) for index, name in enumerate(("family", "s
 _DIMENSION_MAX = {FAMILY: 6, PROTO: PROTO_MAX, SPORT: PORT_MAX, DPORT: PORT_MAX}
 
 
+def _item_text(field, value):
+    """A value of the field's dimension as the right-hand item nft would print."""
+    if field.dimension in (SRC, DST):
+        return str(ipaddress.IPv4Address(value) if field.families[0] == 4 else ipaddress.IPv6Address(value))
+    return value
+
+
 def _comparison_items(field, op, right):
-    """``<``, ``<=``, ``>``, ``>=`` as one range item per family."""
+    """``<``, ``<=``, ``>``, ``>=`` as one range item."""
     if field.dimension in (SRC, DST):
         family = field.families[0]
         bound = _address_parse(right, family)
         if not bound:
             raise _NotUnderstood("address %s is not understood by the model" % format_value(right))
         value, top = bound[0][0], ADDRESS_MAX[family]
-        text = lambda v: str(ipaddress.ip_address(v) if family == 4 else ipaddress.IPv6Address(v))  # noqa: E731
     else:
         value, top = field.parse(right, None)[0][0], _DIMENSION_MAX[field.dimension]
-        text = lambda v: v  # noqa: E731
     low, high = {"<": (0, value - 1), "<=": (0, value), ">": (value + 1, top), ">=": (value, top)}[op]
-    return [{"range": [text(low), text(high)]}] if low <= high else []
+    return [{"range": [_item_text(field, low), _item_text(field, high)]}] if low <= high else []
 
 
 def _match(body, ctx):
@@ -549,8 +554,8 @@ def _match(body, ctx):
             hit = region_subtract(scope, hit)
         if field.doubtful:
             unknown = region_intersect(field.doubtful, ctx.everything)
-            return region_union(hit, unknown), hit, ["%s: %s" % (text, "the transport header of other protocols "
-                                                                  "has no ports")] if unknown else []
+            doubt = "%s: the transport header of other protocols has no ports" % text
+            return region_union(hit, unknown), hit, [doubt] if unknown else []
         return hit, hit, []
     except _NotUnderstood as exc:
         return scope, [], [_doubt(text, exc)]
