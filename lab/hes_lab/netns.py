@@ -123,6 +123,21 @@ def _in_netns(namespace, function):
     return outcome["value"]
 
 
+def _at_once(function, items):
+    """``function(item)`` for every item, each in its own thread; the results in the same order."""
+    results = [None] * len(items)
+
+    def one(index, item):
+        results[index] = function(item)
+
+    threads = [threading.Thread(target=one, args=(i, item)) for i, item in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def _tcp_probe(source, destination, port, timeout):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -331,17 +346,7 @@ class NetnsLab:
 
     def probe_many(self, probes, timeout=1.0):
         """connect() for each (sender, port, target) at once; results in the same order."""
-        results = [None] * len(probes)
-
-        def one(index, sender, port, target):
-            results[index] = self.connect(sender, port, target, timeout)
-
-        threads = [threading.Thread(target=one, args=(i,) + tuple(p)) for i, p in enumerate(probes)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return results
+        return _at_once(lambda probe: self.connect(*probe, timeout=timeout), probes)
 
     def nft(self, target, *args, check=True):
         """Run nft in a target's firewall namespace; returns the CompletedProcess."""
@@ -490,17 +495,7 @@ class KernelFirewall:
 
     def probe_many(self, probes, timeout=0.6):
         """(source, sport, target, dport) each -> accepted | refused | timeout, sent at once."""
-        results = [None] * len(probes)
-
-        def one(index, probe):
-            results[index] = _in_netns(self.sender, lambda: _syn_outcome(*probe, timeout=timeout))
-
-        threads = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(probes)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return results
+        return _at_once(lambda probe: _in_netns(self.sender, lambda: _syn_outcome(*probe, timeout=timeout)), probes)
 
 
 def lab_namespaces(prefix):
