@@ -31,7 +31,7 @@ from hes_lab.netns import PROBE_INTERFACE, PROBE_TARGETS, KernelFirewall, captur
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
-GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "nftables")
+GOLDEN = os.path.join(REPO, "tests", "unit", "plugins", "module_utils", "nftables", "golden")
 CORPUS = os.path.join(GOLDEN, "corpus")
 CASES = sorted(os.listdir(CORPUS))
 KERNEL_CASES_DIR = os.path.join(GOLDEN, "kernel_cases")

@@ -9,7 +9,7 @@ both sent for real (a SYN from the sender namespace) and decided by engine.evalu
 must agree: accept = the handshake completes, reject = refused, drop = no answer.
 
 A disagreement is a bug in the model (or the engine): the case is then kept in
-tests/unit/golden/nftables/kernel_cases/ (see test_nftables_kernel_cases.py).
+tests/unit/plugins/module_utils/nftables/golden/kernel_cases/ (see test_nftables_kernel_cases.py).
 
 The run is bounded: HES_KERNEL_EXAMPLES examples (default 25), about a second each, and no
 shrinking unless HES_KERNEL_SHRINK is set.

@@ -23,7 +23,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, normalize_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
     NftablesError,
@@ -59,13 +59,14 @@ INTERFACE_RE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}")
 # characters, no quote or backslash, no glob characters (nft expands them in include).
 FILE_PATH_RE = re.compile(r'/[^\x00-\x1f\x7f"\\*?\[\]]*')
 CIDR_TEXT_RE = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
-# Internal relays may sit in private space, but never in space no unicast sender uses.
+# Internal relays may sit in private space. guard_ranges refuses what no SMTP connection can come
+# from (multicast, "this network", unspecified, IPv4-mapped) even with allow_reserved; loopback is
+# always allowed anyway, and 240.0.0.0/4 is no relay's address either.
 INTERNAL_MAX_PREFIX = 8
 INTERNAL_MAX_PREFIX_V6 = 16
 _NEVER_INTERNAL = [(ipaddress.ip_network(n), why) for n, why in (
-    ("0.0.0.0/8", "'this network'"), ("127.0.0.0/8", "loopback (always allowed)"), ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"), ("::/127", "unspecified or loopback (loopback is always allowed)"),
-    ("::ffff:0:0/96", "IPv4-mapped"), ("ff00::/8", "multicast"))]
+    ("127.0.0.0/8", "loopback (always allowed)"), ("::1/128", "loopback (always allowed)"),
+    ("240.0.0.0/4", "reserved"))]
 
 
 def check_interface(name, option):
@@ -94,8 +95,8 @@ def guard_internal_sources(entries, origin="internal_sources"):
     for index, entry in enumerate(entries):
         if not isinstance(entry, str) or not CIDR_TEXT_RE.fullmatch(entry):
             raise RangeError("%s[%d]: %r is not an IPv4/IPv6 address or CIDR" % (origin, index, entry))
-    cidrs = normalize_ranges(entries, origin, max_prefix=INTERNAL_MAX_PREFIX, allow_reserved=True,
-                             max_prefix_v6=INTERNAL_MAX_PREFIX_V6)
+    cidrs = guard_ranges(entries, origin, max_prefix=INTERNAL_MAX_PREFIX, allow_reserved=True,
+                         max_prefix_v6=INTERNAL_MAX_PREFIX_V6)
     for cidr in cidrs:
         net = ipaddress.ip_network(cidr)
         for never, why in _NEVER_INTERNAL:

@@ -1,4 +1,4 @@
-"""The adversarial nftables corpus: one folder per rule base in tests/unit/golden/nftables/corpus/.
+"""The adversarial nftables corpus: one folder per rule base in golden/corpus/ beside this file.
 
 A case folder holds:
 
@@ -23,8 +23,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.plan import plan_table
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import table_items
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-CORPUS = os.path.join(REPO, "tests", "unit", "golden", "nftables", "corpus")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "corpus")
 CASES = sorted(os.listdir(CORPUS))
 
 

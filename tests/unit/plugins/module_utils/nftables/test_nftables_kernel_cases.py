@@ -1,7 +1,7 @@
 """Cases where the model and the kernel once disagreed (found by
 tests/integration/test_nftables_kernel_property.py), kept with what the kernel did.
 
-Each folder of tests/unit/golden/nftables/kernel_cases/ holds ``ruleset.nft``, the kernel's listing
+Each folder of golden/kernel_cases/ (beside this file) holds ``ruleset.nft``, the kernel's listing
 ``ruleset.json`` and ``flows.json``: each flow (source, source port, destination, port) with the
 kernel's outcome (accepted, refused, timeout). tests/integration/test_nftables_corpus_kernel.py
 checks that the kernel still does that.
@@ -13,8 +13,7 @@ import pytest
 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-CASES_DIR = os.path.join(REPO, "tests", "unit", "golden", "nftables", "kernel_cases")
+CASES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "kernel_cases")
 KERNEL = {"accept": "accepted", "reject": "refused", "drop": "timeout"}
 
 

@@ -1,7 +1,7 @@
 """nft -j list ruleset -> the policy model (plugins/module_utils/nftables/model.py), asked one flow at
 a time through engine.evaluate_flow (model.flow_verdict).
 
-Both fixtures are the kernel's own listings (nft 1.0.6) of golden/nftables/evaluator_ruleset.nft
+Both fixtures are the kernel's own listings (nft 1.0.6) of golden/evaluator_ruleset.nft
 and model_constructs.nft; tests/integration/test_nftables_kernel_property.py compares the model
 with real packets on random rulesets.
 """
@@ -14,8 +14,7 @@ import pytest
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import ICMP, UDP
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "nftables")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 HOST = "192.0.2.25"
 
 

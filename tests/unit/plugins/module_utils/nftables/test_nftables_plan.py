@@ -16,8 +16,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.plan import 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import desired_table, table_items
 
 RANGES = ["198.51.100.0/25", "203.0.113.64/26"]
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-CORPUS = os.path.join(REPO, "tests", "unit", "golden", "nftables", "corpus")
+CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "corpus")
 
 
 def corpus_ruleset(name):
@@ -114,7 +113,9 @@ def test_internal_sources_allow_private_space(entries, expected):
     (["0.0.0.0/0"], r"0.0.0.0/0 is broader than /8"),
     (["::/0"], r"::/0 is broader than /16"),
     (["127.0.0.1"], "loopback"),
-    (["224.0.0.5"], "multicast"),
+    (["224.0.0.5"], "Multicast 224.0.0.0/4"),
+    (["240.0.0.1"], "reserved"),
+    (["::1"], "loopback"),
     (["10.0.0.0/8\n"], r"internal_sources\[0\]: '10.0.0.0/8\\n' is not an IPv4/IPv6 address or CIDR"),
     (["10.0.0.0/8; flush ruleset"], r"internal_sources\[0\]"),
     ([25], r"internal_sources\[0\]: 25"),

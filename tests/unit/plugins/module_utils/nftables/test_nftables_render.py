@@ -1,7 +1,7 @@
 """Our table: rendering (golden files), the nft -j items of the same model, reading the live table
 back, and the text of rules (plugins/module_utils/nftables/{render,parse}.py).
 
-The fixture golden/nftables/evaluator_ruleset.json is what nft 1.0.6 printed for
+The fixture golden/evaluator_ruleset.json is what nft 1.0.6 printed for
 evaluator_ruleset.nft loaded into a scratch namespace; tests/integration compares table_items
 with what the kernel lists after loading the rendered text.
 """
@@ -14,8 +14,7 @@ from golden import assert_golden as shared_assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables import parse, render
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), *[os.pardir] * 5))
-GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "nftables")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 LAB_RANGES = ["198.51.100.0/25", "203.0.113.64/26"]
 
 
