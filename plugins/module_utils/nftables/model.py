@@ -120,8 +120,7 @@ PAYLOAD_SCOPE = {
 }
 NO_OP_STATEMENTS = ("counter", "log")
 # Statements that never end a chain: an unknown one is doubtful as a condition, not as a verdict.
-NON_TERMINAL_STATEMENTS = ("mangle", "notrack", "set", "map", "ct helper", "ct timeout", "ct expectation",
-                           "limit", "quota", "meter", "dup", "secmark", "synproxy", "xt")
+NON_TERMINAL_STATEMENTS = ("mangle", "notrack", "set", "map", "limit", "quota", "meter", "dup", "secmark", "xt")
 
 
 NOT_UNDERSTOOD = "not understood by the model"
