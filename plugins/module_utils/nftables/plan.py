@@ -24,7 +24,7 @@ import ipaddress
 import re
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
-from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
     NftablesError,
     Ruleset,
@@ -143,27 +143,11 @@ def gate(before, after, hook, allowed, servers, ports):
     refusals = []
     for result in results:
         refusals.extend(r for r in result["refusals"] if r not in refusals)
-        refusals.extend(r for r in _doubts(after, hook, result["after"]) if r not in refusals)
     return {"ok": all(r["ok"] for r in results), "refusals": refusals,
             "differential": " | ".join(r["differential"] for r in results),
             "changes": [c for r in results for c in r["changes"]],
             "leaks": [f for r in results for f in r["after"]["leaks"]],
             "blocked": [f for r in results for f in r["after"]["blocked"]]}
-
-
-def _doubts(after, hook, verdict):
-    """What keeps the engine from deciding a finding's witness: a finding that Q1 or Q2 reports
-    names the rule that decided it in the worst case, not the unresolved rule that may have
-    decided otherwise (an ``iifname`` accept skipped, a ``fib`` match)."""
-    out = []
-    for finding in verdict["leaks"] + verdict["blocked"]:
-        flow = finding["witness"]
-        answer = flow_verdict(after, hook, flow["source"], flow["destination"], flow["port"],
-                              sport=flow["source_port"], protocol=flow["protocol"])
-        if answer["verdict"] == "uncertain":
-            out.append("%s: the verdict depends on what the model cannot resolve: %s"
-                       % (finding["witness_text"], "; ".join(answer["uncertain"])))
-    return out
 
 
 def _placeholder(model):

@@ -84,7 +84,7 @@ class Finding(object):
     """An answer of the engine: a region of flows, a witness flow inside it, the path, and the
     deciding rules (for a differential: before and after)."""
 
-    __slots__ = ("path", "cubes", "witness", "trail", "verdict", "before", "after")
+    __slots__ = ("path", "cubes", "witness", "trail", "verdict", "before", "after", "doubts")
 
     def __init__(self, path, cubes, trail=None, verdict=None, before=None, after=None):
         self.path = path
@@ -94,6 +94,8 @@ class Finding(object):
         self.verdict = verdict
         self.before = before
         self.after = after
+        # Unresolved rules whose doubt touches these flows: the answer may be theirs to give.
+        self.doubts = []
 
     @property
     def rule(self):
@@ -197,8 +199,9 @@ def smtp_region(sources, destinations, port=25):
     return match_cubes(sources, destinations, protocols=interval(TCP, TCP), dport=interval(port, port))
 
 
-def _group(path_name, pieces, verdict):
-    """Findings by deciding trail, in the order the rules come."""
+def _group(path_name, pieces, verdict, path=None):
+    """Findings by deciding trail, in the order the rules come; with ``path``, each names the
+    unresolved rules whose doubt touches its flows (the worst case may have skipped them)."""
     groups = {}
     order = []
     for piece in pieces:
@@ -210,15 +213,20 @@ def _group(path_name, pieces, verdict):
             order.append(key)
         groups[key].cubes = groups[key].cubes + piece.cubes
     findings = [groups[key] for key in order]
+    doubtful = []
+    if path is not None and findings:
+        doubtful = [rule for stage, chain, rule in path.all_rules() if rule.uncertain]
     for finding in findings:
         finding.witness = witness(finding.cubes)
+        finding.doubts = [rule for rule in doubtful
+                          if region_overlaps(region_subtract(rule.match, rule.match_min), finding.cubes)]
     return findings
 
 
 def leaks(path, ranges, mail_servers, port=25):
     """Q1: flows on TCP/``port`` to ``mail_servers`` from outside ``ranges`` that may get in."""
     outside = addresses_subtract(any_addresses(), ranges)
-    return _group(path.name, evaluate(path, smtp_region(outside, mail_servers, port), "may"), "permit")
+    return _group(path.name, evaluate(path, smtp_region(outside, mail_servers, port), "may"), "permit", path)
 
 
 # An SMTP client's source port is an ephemeral one (RFC 6056); Q2 asks about those only, so that a
@@ -232,7 +240,7 @@ def blocked(path, ranges, mail_servers, port=25):
     port) that may not get in."""
     region = match_cubes(ranges, mail_servers, protocols=interval(TCP, TCP), sport=CLIENT_PORTS,
                          dport=interval(port, port))
-    return _group(path.name, evaluate(path, region, "must"), "deny")
+    return _group(path.name, evaluate(path, region, "must"), "deny", path)
 
 
 def is_smtp_only(rule, port=25):

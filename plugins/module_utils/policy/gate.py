@@ -112,9 +112,13 @@ def finding_dict(finding, apps=None, kind=None, ranges=None):
         data.update(before=finding.before[0], before_rule=_decider(finding.before[1], finding.before[0]),
                     after=finding.after[0], after_rule=_decider(finding.after[1], finding.after[0]))
     else:
-        data.update(verdict=finding.verdict, rule=_decider(finding.trail, finding.verdict),
-                    uncertain=sorted(set(r for rule in finding.trail or () if rule is not None
-                                         for r in rule.uncertain)))
+        doubts = []
+        for rule in [r for r in finding.trail or () if r is not None] + list(finding.doubts):
+            for reason in rule.uncertain:
+                text = reason if rule in (finding.trail or ()) else "%s: %s" % (rule.label, reason)
+                if text not in doubts:
+                    doubts.append(text)
+        data.update(verdict=finding.verdict, rule=_decider(finding.trail, finding.verdict), uncertain=doubts)
     data["sources"] = _sources_text(finding.cubes, ranges, kind)
     return data
 
