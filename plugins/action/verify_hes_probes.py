@@ -25,6 +25,10 @@ ARGUMENT_SPEC = dict(
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     packet_tracer_xml=dict(type="bool", default=False),
+    hook=dict(type="str", default="input", choices=["input", "forward"]),
+    inbound_interface=dict(type="str"),
+    outbound_interface=dict(type="str"),
+    internal_sources=dict(type="list", elements="str", default=[]),
 )
 
 
@@ -42,7 +46,9 @@ class ActionModule(ActionBase):
                               mail_servers=args["mail_servers"], other_ports=args["other_ports"],
                               complement_samples=args["complement_samples"], seed=args["seed"],
                               interfaces=args["interfaces"], zones=args["zones"],
-                              packet_tracer_xml=args["packet_tracer_xml"])
+                              packet_tracer_xml=args["packet_tracer_xml"], hook=args["hook"],
+                              iifname=args["inbound_interface"], oifname=args["outbound_interface"],
+                              internal_sources=args["internal_sources"])
         except (hv.VerifyError, NftablesError) as exc:
             result.update(failed=True, msg="emailsec.hes.verify_hes_probes: %s" % to_native(exc))
             return result

@@ -33,6 +33,9 @@ ARGUMENT_SPEC = dict(
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     hook=dict(type="str", default="input", choices=["input", "forward"]),
+    inbound_interface=dict(type="str"),
+    outbound_interface=dict(type="str"),
+    internal_sources=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
 )
 
@@ -91,7 +94,9 @@ class ActionModule(ActionBase):
             report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
                                  args["group_name"], args["mail_servers"], args["host"], generated,
                                  interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"],
-                                 other_ports=args["other_ports"], discovered=args["mail_servers_discovered"])
+                                 other_ports=args["other_ports"], discovered=args["mail_servers_discovered"],
+                                 iifname=args["inbound_interface"], oifname=args["outbound_interface"],
+                                 internal_sources=args["internal_sources"])
         except (hv.VerifyError, NftablesError) as exc:
             result.update(failed=True, msg="emailsec.hes.verify_hes_report: %s" % to_native(exc))
             return result

@@ -411,12 +411,15 @@ def panos_config_checks(state, ranges, group_name, zones, mail_servers):
 
 
 # ---------------------------------------------------------------------------------- nftables
-def nftables_actuals(ruleset_json, probes, hook):
-    """Decide every probe with the policy engine on the model of ``nft -j list ruleset`` output."""
-    policy = build_policy(ruleset_json)
+def nftables_actuals(policy, probes, hook):
+    """Decide every probe with the policy engine on the model of ``nft -j list ruleset`` output
+    (``policy``: that model, or the JSON itself)."""
+    if not hasattr(policy, "paths"):
+        policy = build_policy(policy)
     actuals = []
     for probe in probes:
-        decided = flow_verdict(policy, hook, probe["source"], probe["destination"], probe["port"], sport=SOURCE_PORT)
+        decided = flow_verdict(policy, hook, probe["source"], probe["destination"], probe["port"],
+                               sport=probe.get("source_port", SOURCE_PORT))
         verdict = {"accept": "allow", "drop": "deny", "reject": "deny"}.get(decided["verdict"], "undecided")
         actuals.append({"verdict": verdict, "rule": decided["rule"], "detail": "; ".join(decided["uncertain"]) or None})
     return actuals
@@ -669,8 +672,31 @@ def _asa_plan(config_text, ranges, group_name, mail_servers, other_ports, interf
     return config, policy, planned
 
 
+def _nftables_plan(ruleset_json, ranges, mail_servers, other_ports, hook, iifname=None, oifname=None,
+                   internal_sources=None):
+    """The engine's answers and the probes for one nftables host (``nft -j list ruleset``)."""
+    if hook not in ("input", "forward"):
+        raise VerifyError("hook %r is not one of input, forward" % (hook,))
+    policy = build_policy(ruleset_json, iifname=iifname or None, oifname=oifname or None)
+    servers = list(mail_servers or nftables_mail_servers(ruleset_json))
+    if not servers:
+        raise VerifyError("hes_verify_mail_servers: no mail server given and our table restricts no destination; "
+                          "name the mail servers to verify")
+    server_sets = address_sets(parse_mail_servers(servers))
+    internal = None
+    if internal_sources:
+        try:
+            internal = address_sets([ipaddress.ip_network(str(n), strict=False) for n in internal_sources])
+        except ValueError as exc:
+            raise VerifyError("hes_verify_internal_sources: %s" % exc)
+    planned = engine_verify.plan_verification(policy, [hook], _range_nets(ranges), server_sets, None,
+                                              normalize_other_ports(other_ports), also_allowed=internal)
+    return policy, planned, servers
+
+
 def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None, complement_samples=8,
-         seed="emailsec.hes", interfaces=("outside",), zones=None, packet_tracer_xml=False):
+         seed="emailsec.hes", interfaces=("outside",), zones=None, packet_tracer_xml=False, hook="input",
+         iifname=None, oifname=None, internal_sources=None):
     """What to ask the device: mail servers (given, else discovered in ``config``), the probes and,
     for ASA, the ``packet-tracer`` commands; for PAN-OS, the policy-match probe dicts.
 
@@ -689,20 +715,18 @@ def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None
         return {"vendor": vendor, "mail_servers": [str(s) for s in servers], "mail_servers_discovered": discovered,
                 "probes": planned["probes"], "zones": zones,
                 "commands": asa_verify.packet_tracer_commands(planned["probes"], packet_tracer_xml)}
-    if vendor == "panos":
-        zones["from"] = zones.get("from") or "untrust"
-        zones["to"] = panos_to_zone(config, zones, group_name)
-        servers = list(mail_servers or panos_mail_servers(config, zones, group_name))
-        ingress = [zones]
-    else:
-        servers = list(mail_servers or nftables_mail_servers(config))
-        ingress = [None]
-    probes = expand_probes(ranges, servers, other_ports, complement_samples, seed, ingress)
-    result = {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
-              "mail_servers_discovered": discovered, "probes": probes, "zones": zones}
-    if vendor == "panos":
-        result["policy_match_probes"] = panos_policy_match_probes(probes)
-    return result
+    if vendor == "nftables":
+        policy, planned, servers = _nftables_plan(config, ranges, mail_servers, other_ports, hook, iifname, oifname,
+                                                  internal_sources)
+        return {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
+                "mail_servers_discovered": discovered, "probes": planned["probes"], "zones": zones}
+    zones["from"] = zones.get("from") or "untrust"
+    zones["to"] = panos_to_zone(config, zones, group_name)
+    servers = list(mail_servers or panos_mail_servers(config, zones, group_name))
+    probes = expand_probes(ranges, servers, other_ports, complement_samples, seed, [zones])
+    return {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
+            "mail_servers_discovered": discovered, "probes": probes, "zones": zones,
+            "policy_match_probes": panos_policy_match_probes(probes)}
 
 
 def _all_served(planned, mail_servers, config, interfaces, group_name):
@@ -712,7 +736,8 @@ def _all_served(planned, mail_servers, config, interfaces, group_name):
 
 
 def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, host, generated,
-             interfaces=("outside",), zones=None, hook="input", other_ports=None, discovered=False):
+             interfaces=("outside",), zones=None, hook="input", other_ports=None, discovered=False,
+             iifname=None, oifname=None, internal_sources=None):
     """The per-host report from the device's answers (ASA: ``packet-tracer`` outputs in probe
     order; PAN-OS: ``panos_hes_policy_match`` results; nftables: ignored, ``config`` is the
     ruleset the evaluator walks) and the configuration checks."""
@@ -739,9 +764,17 @@ def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, 
         checks = panos_config_checks(config, ranges, group_name, zones or {}, mail_servers)
         extra = {"zones": zones or {}}
     elif vendor == "nftables":
-        actuals = nftables_actuals(config, probes, hook)
-        checks = nftables_config_checks(config, ranges, hook)
-        extra = {"hook": hook}
+        policy, planned, servers = _nftables_plan(config, ranges, None if discovered else mail_servers, other_ports,
+                                                  hook, iifname, oifname, internal_sources)
+        # No device evaluator in the field: the engine answers the probes (the namespace lab's
+        # tests put real packets to the kernel instead).
+        rows = engine_verify.compare(probes, nftables_actuals(policy, probes, hook))
+        checks = nftables_config_checks(config, ranges, hook)[:1]
+        checks += engine_verify.engine_checks(planned, _check)
+        checks += engine_verify.probe_checks(rows, _check)
+        extra = {"hook": hook, "engine": {"leaks": planned["answers"]["leaks"],
+                                          "blocked": planned["answers"]["blocked"], "notes": policy.notes}}
+        return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
     else:
         raise VerifyError("vendor %r is not one of %s" % (vendor, ", ".join(VENDORS)))
     results = compare(probes, actuals)

@@ -91,6 +91,21 @@ options:
     type: str
     default: input
     choices: [input, forward]
+  inbound_interface:
+    description:
+      - nftables - the interface mail arrives on; rules that match an interface name are then
+        decided, instead of counting as uncertain.
+    type: str
+  outbound_interface:
+    description: nftables, V(forward) hook - the interface mail leaves by, likewise.
+    type: str
+  internal_sources:
+    description:
+      - nftables - internal relays that may reach the mail servers besides the ranges (the
+        role's C(hes_nftables_internal_sources)); not reported as leaks.
+    type: list
+    elements: str
+    default: []
   report_dir:
     description: Controller directory for the reports; not given means nothing is written.
     type: path

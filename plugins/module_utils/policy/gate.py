@@ -39,6 +39,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     SRC,
     address_intervals_text,
     addresses_subtract,
+    addresses_union,
     any_addresses,
     ip_text,
     iv_union,
@@ -123,19 +124,21 @@ def finding_dict(finding, apps=None, kind=None, ranges=None):
     return data
 
 
-def judge(policy, inbound, ranges, mail_servers, served=None, port=25):
+def judge(policy, inbound, ranges, mail_servers, served=None, port=25, also_allowed=None):
     """Q1 and Q2 on the inbound paths of one policy: ``{"leaks": [...], "blocked": [...],
     "clean": bool, "messages": [...]}``. Q1 asks about every mail server on every inbound path;
     Q2 asks each path about the mail servers it serves (``served``: {path: address sets};
-    default: all of them)."""
+    default: all of them). ``also_allowed``: sources that may reach the mail servers without
+    being in the ranges (internal relays); Q2 does not ask about them."""
     out = {"leaks": [], "blocked": [], "messages": []}
+    allowed = addresses_union(ranges, also_allowed) if also_allowed else ranges
     for name in inbound:
         path = policy.paths.get(name)
         if path is None:
             out["messages"].append("path %s does not exist on the device" % name)
             continue
-        for finding in leaks(path, ranges, mail_servers, port):
-            data = finding_dict(finding, policy.apps, "leak", ranges)
+        for finding in leaks(path, allowed, mail_servers, port):
+            data = finding_dict(finding, policy.apps, "leak", allowed)
             out["leaks"].append(data)
             out["messages"].append(
                 "%s admits TCP/%d from %s, e.g. %s%s"

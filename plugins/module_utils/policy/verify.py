@@ -94,13 +94,14 @@ def _edges(range_nets):
     return edges
 
 
-def plan_verification(policy, inbound, range_nets, mail_servers, served=None, other_ports=None):
+def plan_verification(policy, inbound, range_nets, mail_servers, served=None, other_ports=None, also_allowed=None):
     """The exact answers and the probes for one device.
 
     ``inbound``: path names where mail enters; ``range_nets``: the ranges as ipaddress networks;
     ``mail_servers``: address sets (``space.address_sets``); ``served``: ``{path: address sets}``
     (default: every mail server on every path); ``other_ports``: ``{port: "allow"|"deny"}``,
-    the verdict TCP to that port from the ranges should get.
+    the verdict TCP to that port from the ranges should get; ``also_allowed``: address sets of
+    sources that may reach the mail servers besides the ranges (internal relays).
     Returns ``{"answers": judge(...), "probes": [...], "other_ports": [...]}``.
     """
     if not range_nets:
@@ -113,7 +114,7 @@ def plan_verification(policy, inbound, range_nets, mail_servers, served=None, ot
     if missing:
         raise VerifyError("%s: no such path on the device (paths: %s)"
                           % (", ".join(missing), ", ".join(sorted(policy.paths)) or "none"))
-    answers = judge(policy, inbound, ranges, mail_servers, served)
+    answers = judge(policy, inbound, ranges, mail_servers, served, also_allowed=also_allowed)
     probes = []
 
     def add(path_name, flow, kind, expect, range_text):
