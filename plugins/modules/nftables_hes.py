@@ -225,6 +225,14 @@ previous_table:
       keep a backup of what was replaced.
   returned: when O(state=present)
   type: str
+previous_parameters:
+  description:
+    - The options (ranges, internal_sources, destinations, hook, priority, ports, action) that
+      render the live table as it was before this run; null when there was none, or when it was
+      changed by hand so that no options render it. The role's backup keeps them, and its
+      rollback applies them again through the same checks as a harden run.
+  returned: when O(state=present)
+  type: dict
 differential:
   description:
     - The plan gate's verdict changes in one sentence (per port when several are restricted).
@@ -263,7 +271,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.plan import 
     guard_internal_sources,
     plan_table,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import render_table
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import render_table, table_parameters
 
 
 class Nft(object):
@@ -386,6 +394,7 @@ def apply_present(module, nft, result, diffs):
 
     result["table_changed"] = plan["table_changed"]
     result["previous_table"] = render_table(live)
+    result["previous_parameters"] = table_parameters(live)
     current_file = read_text(path)
     result["file_changed"] = current_file != text
     if result["table_changed"]:

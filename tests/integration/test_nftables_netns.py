@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 PLAYBOOKS = os.path.join(REPO, "tests", "integration", "nftables")
 REMOVE = os.path.join(REPO, "playbooks", "nftables_remove.yml")
+ROLLBACK = os.path.join(REPO, "playbooks", "rollback_nftables.yml")
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
 INSIDE = [name for name in SENDERS if name.startswith("in_")]
 OUTSIDE = [name for name in SENDERS if name.startswith("out_")]
@@ -142,7 +143,8 @@ def test_only_senders_inside_the_set_complete_the_greeting_and_the_engine_agrees
 
     rc, stats, results, out = harden(lab)
     assert rc == 0, out
-    assert stats["mailhost"]["changed"] == 1 and stats["router"]["changed"] == 1
+    # the table, and its backup on the controller
+    assert stats["mailhost"]["changed"] == 2 and stats["router"]["changed"] == 2
 
     after, decided = assert_engine_agrees(lab, probes)
     for (sender, port, target), seen in after.items():
@@ -212,14 +214,29 @@ def test_second_run_reports_no_change_and_writes_nothing_to_nft(lab):
     assert rc == 0 and stats["mailhost"]["changed"] >= 1, out
     commands = module_result(results, "mailhost")["commands"]
     assert len(commands) == 1 and commands[0].startswith("nft -f "), commands
-    # the replaced table is kept on the controller, loadable with nft -f
-    backups = [name for name in os.listdir(backup_dir(lab)) if name.startswith("nftables-mailhost-")]
-    assert len(backups) == 1, backups
-    with open(os.path.join(backup_dir(lab), backups[0])) as handle:
-        kept = handle.read()
-    assert kept.startswith("table inet emailsec_hes {") and "198.51.100.0/25" in kept
+    # the replaced table is kept on the controller: the first run's (there was none) and this one's
+    backups = sorted(name for name in os.listdir(backup_dir(lab)) if name.startswith("mailhost.nftables."))
+    assert len(backups) == 2, backups
+    assert oct(os.stat(backup_dir(lab)).st_mode & 0o777) == "0o700"
+    with open(os.path.join(backup_dir(lab), backups[-1])) as handle:
+        kept = json.load(handle)
+    assert oct(os.stat(os.path.join(backup_dir(lab), backups[-1])).st_mode & 0o777) == "0o600"
+    assert (kept["host"], kept["vendor"], kept["format"]) == ("mailhost", "nftables", "emailsec.hes/backup/1")
+    assert kept["restore"]["table"].startswith("table inet emailsec_hes {") and "198.51.100.0/25" in kept["restore"]["table"]
+    assert kept["restore"]["parameters"]["ranges"] == ["198.51.100.0/25", "203.0.113.64/26"]
     assert any("emailsec_hes" in line for line in seen)
     assert lab.connect("in_a_last", 25) == "timeout" and lab.connect("in_a", 25) == "greeting"
+
+    # the rollback puts the previous table back through the same gate, and a second one finds
+    # nothing to do; in check mode it says what it would restore and changes nothing
+    rc, stats, results, out = play(lab, ROLLBACK, "--check", "--limit", "mailhost")
+    assert rc == 0 and "would restore" in out, out
+    assert lab.connect("in_a_last", 25) == "timeout"
+    rc, stats, results, out = play(lab, ROLLBACK, "--limit", "mailhost")
+    assert rc == 0 and stats["mailhost"]["changed"] >= 1, out
+    assert lab.connect("in_a_last", 25) == "greeting" and lab.connect("out_c", 25, timeout=0.5) == "timeout"
+    rc, stats, results, out = play(lab, ROLLBACK, "--limit", "mailhost")
+    assert rc == 0, out
 
 
 def test_persisted_ruleset_survives_a_reboot_of_the_namespace(lab):

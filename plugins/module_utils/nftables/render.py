@@ -190,6 +190,40 @@ def desired_table(ranges, hook="input", destinations=None, ports=(25,), priority
     return {"sets": sets, "chains": {CHAIN_NAME: chain}}
 
 
+def table_parameters(model):
+    """The ``desired_table`` arguments that render ``model`` (our table as it is live), or None
+    when no arguments do: a rollback re-renders the previous table through the same validation
+    as a harden run, instead of loading text from a backup."""
+    if not model or CHAIN_NAME not in model.get("chains", {}):
+        return None
+    chain = model["chains"][CHAIN_NAME]
+
+    def elements(*names):
+        return [e for name in names for e in model["sets"].get(name, {}).get("elements", [])]
+
+    ports, action = None, None
+    for exprs in chain.get("exprs", []):
+        for stmt in exprs:
+            if isinstance(stmt, dict) and "match" in stmt and stmt["match"].get("left") == _payload("tcp", "dport"):
+                right = stmt["match"]["right"]
+                ports = right["set"] if isinstance(right, dict) and "set" in right else [right]
+            if isinstance(stmt, dict) and ("drop" in stmt or "reject" in stmt):
+                action = "drop" if "drop" in stmt else "reject"
+    if ports is None or action is None:
+        return None
+    parameters = {"ranges": elements(SET_V4, SET_V6), "internal_sources": elements(SET_INTERNAL_V4, SET_INTERNAL_V6),
+                  "destinations": elements(SET_DST_V4, SET_DST_V6), "hook": chain.get("hook"),
+                  "priority": chain.get("prio", 0), "ports": ports, "action": action}
+    try:
+        rendered = desired_table(**parameters)
+    except (NftablesError, ValueError, TypeError):
+        return None
+    same = all(rendered["sets"].get(n, {}).get("elements") == model["sets"].get(n, {}).get("elements")
+               for n in set(rendered["sets"]) | set(model["sets"])) and \
+        rendered["chains"][CHAIN_NAME]["rules"] == chain.get("rules")
+    return parameters if same else None
+
+
 def _set_model(set_type, elements):
     return {"type": set_type, "flags": ["interval"], "elements": list(elements)}
 
