@@ -139,11 +139,11 @@ def test_check_mode_harden_mail_second_run_verify_and_rollback(lab):
     assert applied["commands"][1:] == ["postfix -c %s check" % lab.config_dir, "postfix -c %s reload" % lab.config_dir]
     assert tables(lab) == ["tm_hes_postscreen.cidr", "tm_hes_smtpd.cidr"]
     backups = os.listdir(lab.path("backups"))
-    assert len(backups) == 1 and backups[0].startswith("postfix-mx-")
+    assert len(backups) == 1 and backups[0].startswith("mx.postfix.")
     backup_path = lab.path("backups", backups[0])
     assert stat.S_IMODE(os.stat(backup_path).st_mode) == 0o600
     with open(backup_path) as handle:
-        kept = json.load(handle)["backup"]
+        kept = json.load(handle)["restore"]
     assert kept["main_cf"] == original and kept["parameters"]["postscreen_access_list"] is None
 
     assert outcomes(lab) == {"inside": ("accepted", True), "outside": ("blocked", False),
