@@ -478,8 +478,8 @@ def test_refusal_names_the_rule_and_a_witness_and_sends_nothing(lab):
         done = playbook("harden_panos.yml", fw.inventory(hes_ranges=CASE_RANGES), *args, check=False)
         assert done.returncode != 0
         assert "refusing the plan, nothing was sent" in done.stdout
-        assert ("rule Allow-All (index 3) admits TCP/25 from outside the ranges (every source outside the ranges), "
-                "e.g. tcp 1.0.0.7:40000 -> 203.0.113.25:25") in done.stdout
+        assert ("rule Allow-All (index 3) admits TCP/25 from every source outside the ranges, "
+                "e.g. tcp 1.0.0.7:40000 -> 203.0.113.25:25 app smtp") in done.stdout
         assert "set hes_panos_deny_after_rule" in done.stdout
     assert [r for r in read_log(fw.log) if r["type"] == "config" and r["action"] != "get"] == []
     assert fw.writes() == [] and not os.path.exists(fw.tmp / "backups")

@@ -465,11 +465,94 @@ def app_space(config):
     return AppSpace(sorted(names))
 
 
-def build_policy(config, apps=None):
+# Parts of a configuration a rule's match can depend on, by config key.
+OBJECT_KINDS = ("addresses", "groups", "services", "service_groups", "applications", "application_groups",
+                "application_filters", "external_lists", "regions", "schedules")
+# Rule fields that do not change what the rule matches.
+INERT_FIELDS = ("index", "uuid", "description", "tags")
+
+
+def _definition(item):
+    return dict((k, v) for k, v in item.items() if k != "xml") if isinstance(item, dict) else item
+
+
+def changed_objects(before, after):
+    """{(kind, name)} of the objects whose definition differs between two configurations."""
+    out = set()
+    for kind in OBJECT_KINDS:
+        for name in set(before[kind]) | set(after[kind]):
+            if _definition(before[kind].get(name)) != _definition(after[kind].get(name)):
+                out.add((kind, name))
+    return out
+
+
+def dependencies(config, rule):
+    """{(kind, name)} of every object the rule's match depends on, nested members included."""
+    out = set()
+
+    def address(name):
+        for kind in ("addresses", "groups", "external_lists", "regions"):
+            if (kind, name) not in out:
+                out.add((kind, name))
+                if kind == "groups" and name in config["groups"]:
+                    for member in config["groups"][name]["static"]:
+                        address(member)
+
+    def service(name):
+        for kind in ("services", "service_groups"):
+            if (kind, name) not in out:
+                out.add((kind, name))
+                if kind == "service_groups" and name in config["service_groups"]:
+                    for member in config["service_groups"][name]["members"]:
+                        service(member)
+
+    def application(name):
+        for kind in ("applications", "application_groups", "application_filters"):
+            if (kind, name) not in out:
+                out.add((kind, name))
+                if kind == "application_groups" and name in config["application_groups"]:
+                    for member in config["application_groups"][name]["members"]:
+                        application(member)
+
+    for name in rule["source"] + rule["destination"]:
+        address(name)
+    for name in rule["service"]:
+        service(name)
+    for name in rule["application"]:
+        application(name)
+    if rule["schedule"]:
+        out.add(("schedules", rule["schedule"]))
+    return out
+
+
+def _signature(rule):
+    return sorted((k, v) for k, v in rule.items() if k not in INERT_FIELDS)
+
+
+def _reused(previous, rule):
+    """A Rule for ``rule`` sharing the match of the equal rule of an earlier model (so that the
+    differential sees them as one), or None."""
+    config, models, changed = previous
+    old = config["rule_by_name"].get(rule["name"])
+    if old is None or _signature(old) != _signature(rule) or rule["name"] not in models:
+        return None
+    if dependencies(config, old) & changed:
+        return None
+    model = models[rule["name"]]
+    fresh = Rule(model.key, rule_label(rule), model.action, [], uncertain=model.uncertain,
+                 origin=dict(model.origin, index=rule["index"]))
+    fresh.match = model.match
+    fresh.match_min = model.match_min
+    return fresh
+
+
+def build_policy(config, apps=None, previous=None):
     """The policy of every zone pair, as Paths named ``FROM->TO``.
 
     ``apps``: the AppSpace to number applications in (give the before-policy's one when building
-    the policy after a plan, so that both number applications alike).
+    the policy after a plan, so that both number applications alike). ``previous``: ``(config,
+    policy)`` of the configuration this one was derived from; a rule equal there, whose objects
+    did not change, keeps its match (computed once, and the differential skips it at once).
     """
     if apps is None:
         apps = app_space(config)
@@ -477,11 +560,18 @@ def build_policy(config, apps=None):
         for name in sorted(app_space(config).ids):
             apps.id(name)
     resolver = Resolver(config, apps)
+    if previous is not None:
+        old_config, old_policy = previous
+        old_models = dict((rule.origin["name"], rule) for path in old_policy.paths.values()
+                          for stage, chain, rule in path.all_rules() if rule.key.startswith("rule|"))
+        old_config = dict(old_config, rule_by_name=dict((r["name"], r) for r in old_config["rules"]))
+        previous = (old_config, old_models, changed_objects(old_config, config))
     models = []
     for rule in config["rules"]:
         if rule["disabled"]:
             continue
-        models.append((rule, rule_model(resolver, rule)))
+        model = _reused(previous, rule) if previous is not None else None
+        models.append((rule, model or rule_model(resolver, rule)))
     zones = zone_names(config)
     paths = []
     defaults = dict((name, default_rule(config, name)) for name in ("intrazone-default", "interzone-default"))

@@ -656,9 +656,10 @@ def view(config, group_name, prefix, rule_names):
 
 def _deny_view(config, prefix):
     """{our carve-out rule: the rule right above it}."""
+    ours = _managed_denies(config, prefix)
     out = {}
     for index, rule in enumerate(config["rules"]):
-        if rule["name"] in _managed_denies(config, prefix):
+        if rule["name"] in ours:
             out[rule["name"]] = config["rules"][index - 1]["name"] if index else None
     return out
 
@@ -888,7 +889,7 @@ def plan_hardening(config, ranges, vsys="vsys1", group_name=DEFAULT_GROUP, prefi
     desired["denies"] = existing_denies if deny_after_rule else {}
 
     planned = converge(config, parsed, desired, group_name, prefix)
-    after = build_policy(planned["after_config"], apps=before.apps)
+    after = build_policy(planned["after_config"], apps=before.apps, previous=(parsed, before))
     leak_findings = [f for name in inbound if name in after.paths
                      for f in leaks(after.paths[name], range_sets, servers, SMTP_PORT)]
     if leak_findings and deny_after_rule and not errors:
@@ -897,7 +898,7 @@ def plan_hardening(config, ranges, vsys="vsys1", group_name=DEFAULT_GROUP, prefi
         if set(denies) - set(desired["denies"]):
             desired["denies"] = dict(desired["denies"], **denies)
             planned = converge(config, parsed, desired, group_name, prefix)
-            after = build_policy(planned["after_config"], apps=before.apps)
+            after = build_policy(planned["after_config"], apps=before.apps, previous=(parsed, before))
     served = _served(inbound, found, servers, planned["after_config"])
     gate = check_plan(before, after, inbound, range_sets, servers, served, port=SMTP_PORT,
                       smtp_apps=interval(SMTP_APP, SMTP_APP))

@@ -18,6 +18,7 @@ from golden import golden_mismatch
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as pp
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import build_policy
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import parse_config
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import region_equal
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))))
@@ -104,3 +105,21 @@ def test_rollback_restores_the_original(case):
     assert pp.view(parse_config(restored, "vsys1"), "TM_HES_IP_RANGE", "TM_HES_", names) == \
         pp.view(parse_config(config, "vsys1"), "TM_HES_IP_RANGE", "TM_HES_", names)
     assert pp.plan_rollback(restored, plan["backup"])["edits"] == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_after_model_reusing_unchanged_rules_equals_a_fresh_one(case):
+    folder, config, spec, plan = plan_case(case)
+    before_config = parse_config(config, "vsys1")
+    before = build_policy(before_config)
+    after_config = parse_config(pp.apply_edits(config, plan["edits"]), "vsys1")
+    reused = build_policy(after_config, apps=before.apps, previous=(before_config, before))
+    fresh = build_policy(after_config, apps=before.apps)
+    assert sorted(reused.paths) == sorted(fresh.paths)
+    for name in fresh.paths:
+        ours = [rule for stage, chain, rule in reused.paths[name].all_rules()]
+        theirs = [rule for stage, chain, rule in fresh.paths[name].all_rules()]
+        assert [(r.key, r.label, r.action, r.uncertain) for r in ours] == \
+            [(r.key, r.label, r.action, r.uncertain) for r in theirs]
+        assert all(region_equal(a.match, b.match) and region_equal(a.match_min, b.match_min)
+                   for a, b in zip(ours, theirs))
