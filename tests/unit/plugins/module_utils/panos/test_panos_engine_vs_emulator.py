@@ -135,11 +135,13 @@ def vsys_xml(base):
             members("destination", rule["destination"]), members("application", rule["application"]),
             members("service", rule["service"]), rule["action"], extra))
     return (
-        "<entry name='vsys1'><zone>%s</zone><address>%s</address><address-group>"
+        "<entry name='vsys1'><zone>%s</zone>%s<address>%s</address><address-group>"
         "<entry name='g-inner'>%s</entry><entry name='g-outer'>%s</entry></address-group>"
         "<service>%s</service><service-group><entry name='g-services'>%s</entry></service-group>"
         "<rulebase><security><rules>%s</rules></security></rulebase></entry>" % (
             "".join("<entry name='%s'><network><layer3/></network></entry>" % z for z in ZONES),
+            "<application-group>%s</application-group>" % "".join(
+                "<entry name='%s'>%s</entry>" % (n, members("members", apps)) for n, apps in base.get("app_groups", [])),
             "".join("<entry name='%s'><%s>%s</%s></entry>" % (n, k, v, k) for n, (k, v) in base["objects"]),
             members("static", base["inner"]), members("static", base["outer"] + ["g-inner"]),
             "".join("<entry name='%s'><protocol><%s><port>%s</port></%s></protocol></entry>" % (n, p, s, p)
@@ -186,7 +188,8 @@ def emulator():
 def push(firewall, base):
     firewall.xapi.edit(xpath=VSYS, element=vsys_xml(base))
     outcome = firewall.commit(sync=True)
-    assert outcome is None or outcome["success"], outcome
+    if outcome is not None and not outcome["success"]:
+        raise RuntimeError("the emulator refused the rulebase: %s" % outcome["messages"])
 
 
 def emulator_decider(firewall, query):
@@ -230,7 +233,7 @@ WILDCARD_QUERY = {"source": "198.51.100.21", "destination": "203.0.113.25", "pro
                   "application": "smtp", "from_zone": "untrust", "to_zone": "dmz"}
 
 
-@pytest.mark.xfail(strict=True, reason="emulator bug: hes_lab.panos.objects.ObjectIndex.address_specs resolves an "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="emulator bug: hes_lab.panos.objects.ObjectIndex.address_specs resolves an "
                                        "ip-wildcard object to nothing, so a rule naming one never matches; PAN-OS "
                                        "matches every address equal to the base outside the mask's bits")
 def test_ip_wildcard_objects_match(emulator):
@@ -242,3 +245,20 @@ def test_ip_wildcard_objects_match(emulator):
 
 def test_ip_wildcard_case_on_the_engine():
     assert deciders(engine_policy(WILDCARD_CASE), WILDCARD_QUERY) == ("deny", {"r0"})
+
+
+APP_GROUP_CASE = dict(WILDCARD_CASE, objects=[("a0", ("ip-netmask", "198.51.100.0/24"))], inner=["a0"], outer=["a0"],
+                      app_groups=[("mail-apps", ["smtp"])],
+                      rules=[dict(WILDCARD_CASE["rules"][0], source=["any"], application=["mail-apps"])])
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="emulator bug: hes_lab.panos.policy_match._application_match compares the "
+                                       "queried application with the rule's members as written, so an application "
+                                       "group never matches; PAN-OS matches the applications of the group")
+def test_application_groups_match(emulator):
+    push(emulator, APP_GROUP_CASE)
+    assert emulator_decider(emulator, WILDCARD_QUERY) == ("deny", "r0")
+
+
+def test_application_group_case_on_the_engine():
+    assert deciders(engine_policy(APP_GROUP_CASE), WILDCARD_QUERY) == ("deny", {"r0"})
