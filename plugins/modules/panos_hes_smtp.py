@@ -21,7 +21,7 @@ description:
     source (or already from O(group_name)). A rule that admits more (application any with service
     any, a service group with DNS beside SMTP, ...) is a broader rule and is never rewritten.
   - Reads the candidate configuration once, plans, applies the plan to a model of the
-    configuration and proves it with the policy engine (the gate) before anything is sent: every
+    configuration and proves it with the policy engine (the gate) before anything is sent. Every
     flow whose verdict changes must be TCP/25 to the mail servers from outside the ranges (allow
     to deny), and afterwards nothing outside the ranges may reach a mail server on TCP/25 while
     SMTP from the ranges does. Otherwise the module fails naming the rule and a witness flow,
@@ -98,8 +98,8 @@ options:
   deny_after_rule:
     description:
       - When a broader allow rule below an SMTP rule keeps TCP/25 open from outside the ranges,
-        add a carve-out rule of ours right after the SMTP rule, C(<object_prefix>deny-<rule>):
-        deny TCP/25 (any application, service C(<object_prefix>tcp-25)) to that rule's
+        add a carve-out rule of ours right after the SMTP rule, C(<object_prefix>deny-<rule>), that
+        denies TCP/25 (any application, service C(<object_prefix>tcp-25)) to that rule's
         destination from every source outside O(group_name) (negate-source). The gate must
         still pass with it. Without this option such a plan is refused.
     type: bool

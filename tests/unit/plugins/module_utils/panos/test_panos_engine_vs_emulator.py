@@ -10,14 +10,15 @@ resolves them to nothing (reference notes §5), which the engine cannot know, so
 checked twice: the engine on the rulebase as pushed must give the emulator's verdict and rule
 whenever it says it is certain, and the engine on the rulebase with every fqdn object replaced by
 an address no flow uses (what the emulator does) must give the emulator's rule every time. A
-disagreement is a bug in one of them: the case is kept below as an ``@example``.
+disagreement is a bug in one of them: the emulator's are kept below as strict xfail tests, each
+with the engine's answer to the same case asserted beside it.
 """
 import ipaddress
 import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import build_policy, path_name
@@ -233,9 +234,12 @@ WILDCARD_QUERY = {"source": "198.51.100.21", "destination": "203.0.113.25", "pro
                   "application": "smtp", "from_zone": "untrust", "to_zone": "dmz"}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="emulator bug: hes_lab.panos.objects.ObjectIndex.address_specs resolves an "
-                                       "ip-wildcard object to nothing, so a rule naming one never matches; PAN-OS "
-                                       "matches every address equal to the base outside the mask's bits")
+WILDCARD_BUG = ("emulator bug: hes_lab.panos.objects.ObjectIndex.address_specs resolves an ip-wildcard object to "
+                "nothing, so a rule naming one never matches; PAN-OS matches every address equal to the base outside "
+                "the mask's bits")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WILDCARD_BUG)
 def test_ip_wildcard_objects_match(emulator):
     """198.51.100.5/0.0.0.240 stands for 198.51.100.5, .21, .37, ... .245 (the engine agrees with
     test_panos_model.py); the emulator lets 198.51.100.21 past the deny."""
@@ -252,9 +256,12 @@ APP_GROUP_CASE = dict(WILDCARD_CASE, objects=[("a0", ("ip-netmask", "198.51.100.
                       rules=[dict(WILDCARD_CASE["rules"][0], source=["any"], application=["mail-apps"])])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="emulator bug: hes_lab.panos.policy_match._application_match compares the "
-                                       "queried application with the rule's members as written, so an application "
-                                       "group never matches; PAN-OS matches the applications of the group")
+APP_GROUP_BUG = ("emulator bug: hes_lab.panos.policy_match._application_match compares the queried application with "
+                 "the rule's members as written, so an application group never matches; PAN-OS matches the "
+                 "applications of the group")
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=APP_GROUP_BUG)
 def test_application_groups_match(emulator):
     push(emulator, APP_GROUP_CASE)
     assert emulator_decider(emulator, WILDCARD_QUERY) == ("deny", "r0")
