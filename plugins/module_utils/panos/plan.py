@@ -463,8 +463,17 @@ def plan(config, desired, group_name=DEFAULT_GROUP, prefix=DEFAULT_PREFIX):
     edits, warnings = [], []
     current = config["addresses"]
 
+    taken = config["addresses"].get(group_name)
+    if taken is not None:
+        raise PanosPlanError("group name %r is taken by address object %s (%s %s, %s scope): PAN-OS keeps address "
+                             "objects and address groups in one namespace; choose another hes_group_name"
+                             % (group_name, group_name, taken["type"], taken["value"], taken["scope"]))
     creates = []
     for name, obj in sorted(desired["addresses"].items(), key=lambda item: _sort_key(item[1]["value"])):
+        if name in config["groups"]:
+            raise PanosPlanError("address object name %r is taken by an address group (%s scope): PAN-OS keeps address "
+                                 "objects and address groups in one namespace; rename that group or choose another "
+                                 "object_prefix" % (name, config["groups"][name]["scope"]))
         existing = current.get(name)
         if existing is None:
             creates.append(address_element(name, obj))

@@ -126,9 +126,12 @@ def members(tag, values):
 def vsys_xml(base):
     rules = []
     for index, rule in enumerate(base["rules"]):
+        # PAN-OS refuses to commit a negated 'any'.
+        negatable = {"negate_source": rule["source"] != ["any"], "negate_destination": rule["destination"] != ["any"],
+                     "disabled": True}
         extra = "".join("<%s>yes</%s>" % (tag, tag) for key, tag in (
             ("negate_source", "negate-source"), ("negate_destination", "negate-destination"),
-            ("disabled", "disabled")) if rule[key])
+            ("disabled", "disabled")) if rule[key] and negatable[key])
         if rule["rule_type"] != "universal":
             extra += "<rule-type>%s</rule-type>" % rule["rule_type"]
         rules.append("<entry name='r%d'>%s%s%s%s%s%s<action>%s</action>%s</entry>" % (

@@ -219,6 +219,18 @@ def test_foreign_object_with_our_name_is_refused():
         harden(config)
 
 
+def test_names_shared_by_addresses_and_groups_are_refused():
+    taken = config_with(address="<entry name='TM_HES_IP_RANGE'><ip-netmask>192.0.2.99</ip-netmask></entry>",
+                        rules=rule_xml("Inbound-SMTP"))
+    with pytest.raises(PanosError, match="group name 'TM_HES_IP_RANGE' is taken by address object"):
+        harden(taken)
+    group = config_with(group="<entry name='TM_HES_18.208.22.64_26'><static><member>x</member></static></entry>",
+                        address="<entry name='x'><ip-netmask>192.0.2.9</ip-netmask></entry>",
+                        rules=rule_xml("Inbound-SMTP"))
+    with pytest.raises(PanosError, match="address object name 'TM_HES_18.208.22.64_26' is taken by an address group"):
+        harden(group)
+
+
 def test_foreign_rule_with_our_carve_out_name_is_refused():
     rules = rule_xml("Inbound-SMTP") + rule_xml("TM_HES_deny-Inbound-SMTP", action="deny") + \
         rule_xml("Allow-All", app="any", service="any")
