@@ -94,7 +94,7 @@ def main():
             results.append(probe_result(probe, fw.test_security_policy_match(**kwargs)))
     except client.PANOS_ERRORS as exc:
         module.fail_json(msg="%s (after %d of %d probes)" % (client.describe_error(exc, provider), len(results),
-                                                                 len(arguments)), results=results)
+                                                             len(arguments)), results=results)
     module.exit_json(changed=False, results=results, requests=len(results))
 
 

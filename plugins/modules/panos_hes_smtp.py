@@ -243,7 +243,7 @@ class Run(object):
                        "commit": None, "warnings_detail": [], "errors": []}
         try:
             self.fw = client.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"],
-                                          warn=module.warn)
+                                              warn=module.warn)
         except ValueError as exc:
             module.fail_json(msg=str(exc))
 

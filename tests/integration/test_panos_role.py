@@ -459,6 +459,8 @@ def test_pinned_certificate_and_default_trust(lab):
     both = fw.inventory(hes_panos_provider=fw.provider(certificate_fingerprint=pin))
     done = playbook("harden_panos.yml", both, check=False)
     assert done.returncode != 0 and "mutually exclusive: ca_path|certificate_fingerprint" in done.stdout
+
+
 # ---------------------------------------------------------------- the plan gate, through the role
 
 GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "golden", "panos")
