@@ -143,7 +143,7 @@ def main(argv=None):
                                             len(config["addresses"]), len(config["groups"]), args.repeat))
     print("  parse the candidate /config %8.3f s" % parse_s)
     print("  build the policy model      %8.3f s" % model_s)
-    print("  Q1 + Q2 (leaks, blocked)    %8.3f s   (%d leak findings, %d blocked, path untrust->dmz of %d rules)"
+    print("  Q1 + Q2 (leaks, blocked)    %8.4f s   (%d leak findings, %d blocked, path untrust->dmz of %d rules)"
           % (questions_s, len(answers[0]), len(answers[1]), len(path.stages[0].chains[path.name].rules)))
     print("  analysis (model + Q1 + Q2)  %8.3f s" % (model_s + questions_s))
     print("  plan + gate, end to end     %8.3f s   (%d edits, gate %s: %s)"
