@@ -34,7 +34,6 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import buil
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import parse_running_config
 from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import address_sets
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as pan
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
     TABLE_FAMILY,
@@ -49,6 +48,8 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render impor
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_probes import build_probes
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import rule_admits_smtp
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import literal_networks
 
 SMTP_PORT = 25
 DEFAULT_OTHER_PORTS = {587: "deny", 465: "deny", 2525: "deny", 22: "deny", 80: "deny", 443: "deny"}
@@ -251,9 +252,9 @@ def _panos_member(state, member, seen):
     if member in seen:
         return []
     seen.add(member)
-    literal = pan._literal_networks(member)
+    literal = literal_networks(member)
     if literal is None and member in state["addresses"]:
-        literal = pan._literal_networks(state["addresses"][member]["value"] or "")
+        literal = literal_networks(state["addresses"][member]["value"] or "")
     if literal is not None:
         nets = []
         for item in literal:
@@ -300,7 +301,7 @@ def panos_mail_servers(state, zones, group_name):
                 continue
             if strict and (rule["disabled"] or not _zone_ok(rule["from"], zones.get("from"))):
                 continue
-            if "any" in rule["destination"] or not pan.rule_admits_smtp(state, rule):
+            if "any" in rule["destination"] or not rule_admits_smtp(state, rule):
                 continue
             for net in panos_rule_networks(state, rule["destination"]) or []:
                 host = str(_host_of(net))
@@ -317,7 +318,7 @@ def panos_to_zone(state, zones, group_name):
         return zones["to"]
     for rule in state["rules"]:
         if rule["action"] == "allow" and rule["source"] in ([group_name], ["any"]) and \
-                _zone_ok(rule["from"], zones.get("from")) and pan.rule_admits_smtp(state, rule) and \
+                _zone_ok(rule["from"], zones.get("from")) and rule_admits_smtp(state, rule) and \
                 len(rule["to"]) == 1 and rule["to"][0] != "any":
             return rule["to"][0]
     return None
@@ -328,7 +329,7 @@ def _panos_label(rule):
 
 
 def panos_config_checks(state, ranges, group_name, zones, mail_servers):
-    """The configuration checks on a PAN-OS running configuration read by ``hes_panos.read_state``."""
+    """The configuration checks on a PAN-OS running configuration read by ``panos.parse.parse_config``."""
     expected = _networks(ranges)
     servers = parse_mail_servers(mail_servers)
     from_zone, to_zone = zones.get("from"), zones.get("to")
@@ -347,7 +348,7 @@ def panos_config_checks(state, ranges, group_name, zones, mail_servers):
     for server in servers:
         found, near = None, []
         for rule in state["rules"]:
-            if rule["source"] != [group_name] or rule["action"] != "allow" or not pan.rule_admits_smtp(state, rule):
+            if rule["source"] != [group_name] or rule["action"] != "allow" or not rule_admits_smtp(state, rule):
                 continue
             if not _panos_rule_reaches(state, rule, server):
                 continue
@@ -385,7 +386,7 @@ def panos_config_checks(state, ranges, group_name, zones, mail_servers):
             continue
         if not _zone_ok(rule["from"], from_zone) or not _zone_ok(rule["to"], to_zone):
             continue
-        if not pan.rule_admits_smtp(state, rule):
+        if not rule_admits_smtp(state, rule):
             continue
         source = panos_rule_networks(state, rule["source"])
         if source is not None and not rule["negate_source"] and _within(source, expected):
@@ -701,7 +702,7 @@ def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None
     for ASA, the ``packet-tracer`` commands; for PAN-OS, the policy-match probe dicts.
 
     ``config`` is, per vendor: ASA the output of ``show running-config`` (a one-item list is
-    accepted), PAN-OS the state of ``hes_panos.read_state`` on the running configuration,
+    accepted), PAN-OS the state of ``panos.parse.parse_config`` on the running configuration,
     nftables ``nft -j list ruleset``.
     """
     if vendor not in VENDORS:

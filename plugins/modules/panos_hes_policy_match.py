@@ -68,30 +68,32 @@ requests:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import probe_arguments, probe_result
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError
 
 
 def main():
-    argument_spec = hp.provider_argument_spec()
+    argument_spec = client.provider_argument_spec()
     argument_spec.update(probes={"type": "list", "elements": "dict", "required": True})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not hp.HAS_PANOS:
+    if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     provider = module.params["provider"]
     try:
-        arguments = [hp.probe_arguments(probe, index) for index, probe in enumerate(module.params["probes"])]
-    except hp.PanosPlanError as exc:
+        arguments = [probe_arguments(probe, index) for index, probe in enumerate(module.params["probes"])]
+    except PanosError as exc:
         module.fail_json(msg=str(exc))
     try:
-        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"], warn=module.warn)
+        fw = client.connect_firewall(provider, module.params["vsys"], module.params["timeout"], warn=module.warn)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     results = []
     try:
         for probe, kwargs in zip(module.params["probes"], arguments):
-            results.append(hp.probe_result(probe, fw.test_security_policy_match(**kwargs)))
-    except hp.PANOS_ERRORS as exc:
-        module.fail_json(msg="%s (after %d of %d probes)" % (hp.describe_error(exc, provider), len(results),
+            results.append(probe_result(probe, fw.test_security_policy_match(**kwargs)))
+    except client.PANOS_ERRORS as exc:
+        module.fail_json(msg="%s (after %d of %d probes)" % (client.describe_error(exc, provider), len(results),
                                                              len(arguments)), results=results)
     module.exit_json(changed=False, results=results, requests=len(results))
 

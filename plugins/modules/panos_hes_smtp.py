@@ -16,8 +16,18 @@ description:
   - Converges, in one connection and one commit, one address object per range, the static
     address group O(group_name) whose members are exactly those objects, and the source of the
     inbound SMTP security rules (named in O(rules), or discovered) set to that group.
-  - Reads the candidate configuration once, plans, then applies the edits make-before-break
-    (objects, then the group, then the rule sources, then the deletion of stale objects of ours).
+  - An SMTP rule is an enabled allow rule from an untrust zone whose match is TCP/25 and nothing
+    else (application smtp with service application-default, or a tcp/25 service), from any
+    source (or already from O(group_name)). A rule that admits more (application any with service
+    any, a service group with DNS beside SMTP, ...) is a broader rule and is never rewritten.
+  - Reads the candidate configuration once, plans, applies the plan to a model of the
+    configuration and proves it with the policy engine (the gate) before anything is sent. Every
+    flow whose verdict changes must be TCP/25 to the mail servers from outside the ranges (allow
+    to deny), and afterwards nothing outside the ranges may reach a mail server on TCP/25 while
+    SMTP from the ranges does. Otherwise the module fails naming the rule and a witness flow,
+    and sends nothing.
+  - Applies the edits make-before-break (objects, then the group, then the rule sources, then the
+    carve-out rules of O(deny_after_rule), then the deletion of stale objects of ours).
   - Only objects whose name starts with O(object_prefix) B(and) whose description contains
     C(managed by emailsec.hes) are ever edited or deleted; everything else is left alone.
   - Commits only the changes of O(provider.username) (a partial commit by administrator). When
@@ -77,8 +87,34 @@ options:
         session) have uncommitted changes, and commit them all with ours.
     type: bool
     default: false
+  mail_zones:
+    description:
+      - The zone(s) of the mail servers. The inbound paths the gate checks are from each of
+        O(untrust_zones) to each of these. Empty means the destination zones of the SMTP rules
+        found (a rule to zone V(any) stands for every zone but the untrust ones).
+    type: list
+    elements: str
+    default: []
+  deny_after_rule:
+    description:
+      - When a broader allow rule below an SMTP rule keeps TCP/25 open from outside the ranges,
+        add a carve-out rule of ours right after the SMTP rule, C(<object_prefix>deny-<rule>), that
+        denies TCP/25 (any application, service C(<object_prefix>tcp-25)) to that rule's
+        destination from every source outside O(group_name) (negate-source). The gate must
+        still pass with it. Without this option such a plan is refused.
+    type: bool
+    default: false
+  expected_requests:
+    description:
+      - The RV(requests) of a check-mode run of this module with the same options. The module
+        plans again on what it reads and sends nothing unless that plan is exactly these
+        requests, so what check mode showed is what is pushed.
+    type: list
+    elements: dict
 notes:
-  - Supports check mode and diff mode. Check mode reads the device and sends no write request.
+  - Supports check mode and diff mode. Check mode reads the device and sends no write request;
+    C(--diff) shows our objects, the group, the rules' sources and carve-outs before and after,
+    the API edits and the gate's differential ("verdict changes ...; other flows ...").
   - Detects pending changes with the operational command C(show config list admins)
     and configuration locks with C(show config-locks).
 seealso:
@@ -119,10 +155,28 @@ commands:
            "edit vsys1 rulebase security rules Inbound-SMTP source [ TM_HES_IP_RANGE ]",
            "commit partial admin [ admin ]"]
 requests:
-  description: The exact XML API requests (action, xpath, element) planned or sent.
+  description: The exact XML API requests (action, xpath, element; where and dst for a move) planned or sent.
   returned: always
   type: list
   elements: dict
+findings:
+  description:
+    - What the engine found, with O(ranges) - the SMTP rules (status C(replace) or C(hardened)),
+      broader rules, mail servers and zones, the inbound paths, and after the plan the leaks
+      (Q1) and blocked sources (Q2) with witness flows.
+  returned: when ranges are given
+  type: dict
+gate:
+  description:
+    - The plan gate - C(ok), C(differential) (the one sentence of verdict changes), C(refusals)
+      and the changed flows with witnesses.
+  returned: when ranges are given
+  type: dict
+errors:
+  description: Why the plan was not sent (a refusal names the rule and a witness flow).
+  returned: always
+  type: list
+  elements: str
 diff:
   description:
     - What we manage (our objects, the group's members, the rules' sources), before and after,
@@ -130,7 +184,7 @@ diff:
   returned: always
   type: dict
 backup:
-  description: Our objects, the group and the touched rules' sources as they were before the run; input of O(backup).
+  description: Our objects, the group, the touched rules' sources and our carve-out rules as they were before the run; input of O(backup).
   returned: success
   type: dict
 rules:
@@ -164,8 +218,10 @@ import xml.etree.ElementTree as ET
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as panos_plan
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, parse_config
 
 
 ADMINS_CMD = "<show><config><list><admins></admins></list></config></show>"
@@ -184,10 +240,10 @@ class Run(object):
         self.provider = module.params["provider"]
         self.admin = self.provider["username"]
         self.result = {"changed": False, "commands": [], "requests": [], "diff": {}, "pending_admins": [],
-                       "commit": None, "warnings_detail": []}
+                       "commit": None, "warnings_detail": [], "errors": []}
         try:
-            self.fw = hp.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"],
-                                          warn=module.warn)
+            self.fw = client.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"],
+                                              warn=module.warn)
         except ValueError as exc:
             module.fail_json(msg=str(exc))
 
@@ -201,8 +257,8 @@ class Run(object):
         try:
             target = self.fw if name in ("op", "commit") else self.fw.xapi
             return getattr(target, name)(*args, **kwargs)
-        except hp.PANOS_ERRORS as exc:
-            raise Failure(hp.describe_error(exc, self.provider, request))
+        except client.PANOS_ERRORS as exc:
+            raise Failure(client.describe_error(exc, self.provider, request))
 
     def op(self, cmd):
         return self.call("op", cmd, cmd_xml=False)
@@ -211,7 +267,7 @@ class Run(object):
         self.call("get", "/config")
         config = self.fw.xapi.element_root.find("result/config")
         if config is None:
-            raise Failure("%s: the answer to get /config holds no <config>" % hp.endpoint(self.provider))
+            raise Failure("%s: the answer to get /config holds no <config>" % client.endpoint(self.provider))
         return config
 
     def pending(self):
@@ -225,43 +281,59 @@ class Run(object):
 
     def send(self, edit):
         request = "; ".join(edit["commands"]) or "%s %s" % (edit["action"], edit["xpath"])
-        if edit["element"] is None:
+        if edit["action"] == "move":
+            self.call("move", xpath=edit["xpath"], where=edit["where"], dst=edit.get("dst"), request=request)
+        elif edit["element"] is None:
             self.call(edit["action"], xpath=edit["xpath"], request=request)
         else:
             self.call(edit["action"], xpath=edit["xpath"], element=edit["element"], request=request)
 
+    def plan(self, config):
+        params = self.params
+        if params["backup"] is not None:
+            return panos_plan.plan_rollback(config, params["backup"])
+        return panos_plan.plan_hardening(
+            config, params["ranges"], vsys=params["vsys"], group_name=params["group_name"],
+            prefix=params["object_prefix"], rules=params["rules"], untrust_zones=params["untrust_zones"],
+            mail_servers=params["mail_servers"], mail_zones=params["mail_zones"],
+            deny_after_rule=params["deny_after_rule"], device=self.provider["ip_address"])
+
     def main(self):
         params = self.params
-        hp.check_prefix(params["object_prefix"])
-        hp.check_name(params["group_name"], "group_name")
+        panos_plan.check_prefix(params["object_prefix"])
+        panos_plan.check_name(params["group_name"], "group_name")
         config = self.read()
-        state = hp.read_state(config, params["vsys"])
-        if params["backup"] is not None:
-            desired = hp.desired_from_backup(params["backup"])
-            names = list(desired["rules"])
-        else:
-            rules = hp.select_rules(state, params["rules"], params["untrust_zones"], params["mail_servers"],
-                                    params["group_name"])
-            names = [rule["name"] for rule in rules]
-            desired = hp.desired_from_ranges(params["ranges"], params["group_name"], names,
-                                             params["object_prefix"])
-        planned = hp.plan(state, desired, params["group_name"], params["object_prefix"])
-        by_name = dict((rule["name"], rule) for rule in state["rules"])
+        planned = self.plan(config)
+        group_name = params["backup"]["group_name"] if params["backup"] is not None else params["group_name"]
         self.result.update({
-            "backup": hp.backup_data(state, params["group_name"], params["object_prefix"], names,
-                                     self.provider["ip_address"]),
-            "rules": names,
-            "destinations": [{"rule": n, "destination": by_name[n]["destination"]} for n in names],
-            "requests": [dict((k, e[k]) for k in ("action", "xpath", "element")) for e in planned["edits"]],
-            "commands": hp.commands(planned["edits"]),
-            "diff": {"before": hp.render_view(planned["before"], params["group_name"]),
-                     "after": hp.render_view(planned["after"], params["group_name"]),
-                     "before_header": "%s %s (candidate)" % (hp.endpoint(self.provider), params["vsys"]),
-                     "after_header": "%s %s (planned)" % (hp.endpoint(self.provider), params["vsys"])},
+            "requests": planned["requests"],
+            "commands": list(planned["commands"]),
+            "errors": planned["errors"],
+            "diff": {"before": panos_plan.render_view(planned["before"], group_name),
+                     "after": panos_plan.render_view(planned["after"], group_name),
+                     "before_header": "%s %s (candidate)" % (client.endpoint(self.provider), params["vsys"]),
+                     "after_header": "%s %s (planned)" % (client.endpoint(self.provider), params["vsys"])},
             "warnings_detail": planned["warnings"],
         })
+        if params["backup"] is None:
+            self.result.update({
+                "backup": planned["backup"],
+                "rules": [rule["name"] for rule in planned["findings"]["rules"]],
+                "destinations": [{"rule": rule["name"], "destination": rule["destination"]}
+                                 for rule in planned["findings"]["rules"]],
+                "findings": planned["findings"],
+                "gate": planned["gate"],
+            })
         for warning in planned["warnings"]:
             self.module.warn(warning)
+        if planned["errors"]:
+            raise Failure("%s: refusing the plan, nothing was sent: %s"
+                          % (client.endpoint(self.provider), " | ".join(planned["errors"])))
+        expected = params["expected_requests"]
+        if expected is not None and expected != planned["requests"]:
+            raise Failure("%s: the configuration changed since the plan was shown: this run would send %d "
+                          "request(s), the plan had %d; nothing was sent; run again to see the new plan"
+                          % (client.endpoint(self.provider), len(planned["requests"]), len(expected)))
         if not planned["edits"]:
             return
         self.result["changed"] = True
@@ -271,15 +343,17 @@ class Run(object):
             raise Failure("refusing to change %s: administrator(s) %s have uncommitted changes that a commit "
                           "could take along; commit or revert them first, or set commit_foreign_changes "
                           "(hes_panos_commit_foreign_changes) to commit them with ours; nothing was changed"
-                          % (hp.endpoint(self.provider), ", ".join(pending)))
+                          % (client.endpoint(self.provider), ", ".join(pending)))
         locked_by = self.foreign_locks()
         if locked_by:
             raise Failure("%s: the configuration is locked by %s; nothing was changed"
-                          % (hp.endpoint(self.provider), ", ".join(locked_by)))
+                          % (client.endpoint(self.provider), ", ".join(locked_by)))
         if params["commit"]:
-            self.result["commands"].append(hp.commit_command(self.admin, bool(pending)))
-        self.result["diff"]["prepared"] = "API edits, in order:\n" + "".join(
-            "  %s\n" % line for line in self.result["commands"])
+            self.result["commands"].append(panos_plan.commit_command(self.admin, bool(pending)))
+        prepared = "API edits, in order:\n" + "".join("  %s\n" % line for line in self.result["commands"])
+        if params["backup"] is None:
+            prepared += "gate: %s\n" % planned["gate"]["differential"]
+        self.result["diff"]["prepared"] = prepared
         if self.module.check_mode:
             return
         applied = []
@@ -290,7 +364,7 @@ class Run(object):
             if params["commit"]:
                 self.commit(bool(pending))
         except Failure as failure:
-            raise Failure("%s; %s" % (failure, self.undo(state, applied, bool(pending))))
+            raise Failure("%s; %s" % (failure, self.undo(config, applied, bool(pending))))
 
     def commit(self, everyone):
         cmd = ET.Element("commit")
@@ -299,14 +373,14 @@ class Run(object):
             ET.SubElement(partial, "member").text = self.admin
         outcome = self.call("commit", sync=True, cmd=cmd)
         if outcome is None:
-            raise Failure("%s: the commit found no changes to commit" % hp.endpoint(self.provider))
+            raise Failure("%s: the commit found no changes to commit" % client.endpoint(self.provider))
         self.result["commit"] = {"jobid": outcome["jobid"], "result": outcome["result"],
                                  "messages": outcome["messages"]}
         if not outcome["success"]:
-            raise Failure("%s: commit job %s failed: %s" % (hp.endpoint(self.provider), outcome["jobid"],
+            raise Failure("%s: commit job %s failed: %s" % (client.endpoint(self.provider), outcome["jobid"],
                                                             " | ".join(outcome["messages"]) or outcome["result"]))
 
-    def undo(self, state, applied, others_pending):
+    def undo(self, config, applied, others_pending):
         """Put the candidate back; returns a sentence for the error message."""
         if not applied:
             return "nothing was changed"
@@ -317,7 +391,9 @@ class Run(object):
             except Failure:
                 pass
         try:
-            for edit in hp.inverse_edits(state, applied, self.params["group_name"]):
+            parsed = parse_config(config, self.params["vsys"])
+            group_name = self.params["backup"]["group_name"] if self.params["backup"] else self.params["group_name"]
+            for edit in panos_plan.inverse_edits(parsed, applied, group_name, config):
                 self.send(edit)
         except Failure as failure:
             return ("undoing our edits failed too (%s): the candidate configuration still holds them; "
@@ -326,26 +402,29 @@ class Run(object):
 
 
 def main():
-    argument_spec = hp.provider_argument_spec()
+    argument_spec = client.provider_argument_spec()
     argument_spec.update(
         ranges={"type": "list", "elements": "str"},
         backup={"type": "dict"},
-        group_name={"type": "str", "default": hp.DEFAULT_GROUP},
-        object_prefix={"type": "str", "default": hp.DEFAULT_PREFIX},
+        group_name={"type": "str", "default": panos_plan.DEFAULT_GROUP},
+        object_prefix={"type": "str", "default": panos_plan.DEFAULT_PREFIX},
         rules={"type": "list", "elements": "str", "default": []},
         untrust_zones={"type": "list", "elements": "str", "default": ["untrust"]},
         mail_servers={"type": "list", "elements": "str", "default": []},
         commit={"type": "bool", "default": True},
         commit_foreign_changes={"type": "bool", "default": False},
+        mail_zones={"type": "list", "elements": "str", "default": []},
+        deny_after_rule={"type": "bool", "default": False},
+        expected_requests={"type": "list", "elements": "dict"},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[["ranges", "backup"]], required_one_of=[["ranges", "backup"]])
-    if not hp.HAS_PANOS:
+    if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     run = Run(module)
     try:
         run.main()
-    except (Failure, hp.PanosPlanError, RangeError) as exc:
+    except (Failure, PanosError, RangeError) as exc:
         module.fail_json(msg=str(exc), **run.result)
     module.exit_json(**run.result)
 

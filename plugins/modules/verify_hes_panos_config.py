@@ -49,30 +49,31 @@ state:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, parse_config
 
 
 def main():
-    module = AnsibleModule(argument_spec=hp.provider_argument_spec(), supports_check_mode=True)
-    if not hp.HAS_PANOS:
+    module = AnsibleModule(argument_spec=client.provider_argument_spec(), supports_check_mode=True)
+    if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     provider = module.params["provider"]
     try:
-        fw = hp.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
+        fw = client.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     try:
         fw.xapi.show("/config")
         config = fw.xapi.element_root.find("result/config")
-    except hp.PANOS_ERRORS as exc:
-        module.fail_json(msg=hp.describe_error(exc, provider))
+    except client.PANOS_ERRORS as exc:
+        module.fail_json(msg=client.describe_error(exc, provider))
     if config is None:
-        module.fail_json(msg="%s: the answer to show /config holds no <config>" % hp.endpoint(provider))
+        module.fail_json(msg="%s: the answer to show /config holds no <config>" % client.endpoint(provider))
     try:
-        state = hp.read_state(config, module.params["vsys"])
-    except hp.PanosPlanError as exc:
-        module.fail_json(msg="%s: %s" % (hp.endpoint(provider), exc))
-    for collection in (state["addresses"], state["groups"]):
+        state = parse_config(config, module.params["vsys"])
+    except PanosError as exc:
+        module.fail_json(msg="%s: %s" % (client.endpoint(provider), exc))
+    for collection in (state["addresses"], state["groups"], state["services"]):
         for item in collection.values():
             item.pop("xml", None)
     state.pop("references", None)

@@ -1,9 +1,11 @@
-"""The panos role and modules through ansible-playbook against the PAN-OS emulator.
+"""The panos role and modules through ansible-playbook against the PAN-OS emulator, and every
+case of the PAN-OS corpus (tests/unit/golden/panos/) through the module.
 
 Every test boots its own emulator (stopped by pid) and reads the emulator's request log to
 assert what was, and was not, sent. TLS is verified throughout: the providers point `ca_path` at
 the lab CA; the TLS tests also face a hostile HTTPS server that poses as a firewall.
 """
+import base64
 import hashlib
 import http.server
 import json
@@ -22,6 +24,8 @@ import pytest
 from hes_lab.panos import tls
 from hes_lab.panos.log import config_writes, read_log
 
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as pp
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
 from local_servers import self_signed_certificate  # noqa: E402
@@ -38,9 +42,10 @@ RULE = VSYS + "/rulebase/security/rules/entry[@name='Inbound-SMTP']"
 
 
 class Lab:
-    def __init__(self, tmp_path, *faults, admins=(OTHER + ":" + OTHER_PASSWORD,)):
+    def __init__(self, tmp_path, *faults, admins=(OTHER + ":" + OTHER_PASSWORD,), config=CONFIG):
         self.log = str(tmp_path / "requests.jsonl")
-        args = ["--config", CONFIG, "--port", 0, "--log", self.log, "--username", USER]
+        self.config = config
+        args = ["--config", config, "--port", 0, "--log", self.log, "--username", USER]
         for admin in admins:
             args += ["--admin", admin]
         self.proc = start_lab("panos", *args, *faults, password=PASSWORD)
@@ -143,6 +148,8 @@ def test_check_converge_verify_idempotence_and_rollback(lab):
                  "commit partial admin [ %s ]" % USER):
         assert line in check.stdout
     assert "-  Inbound-SMTP: any" in check.stdout and "+  Inbound-SMTP: TM_HES_IP_RANGE" in check.stdout
+    assert ("gate: verdict changes: TCP/25 from outside the ranges to 203.0.113.25: allow -> deny; "
+            "other flows: none") in check.stdout
     assert "fw1: would change" in check.stdout
 
     converge = playbook("harden_panos.yml", inventory)
@@ -303,26 +310,23 @@ def test_secrets_never_written(lab, tmp_path):
             assert secret not in text
 
 
-def test_firewall_refusal_is_reported_and_the_candidate_kept(lab):
-    """The firewall refuses the group (its name is taken by an address object) after our objects
-    went in: the module names the refused request and the device's words, and reverts."""
+def test_group_name_taken_by_an_address_object_is_refused_before_any_write(lab):
+    """An address object already carries the group's name (one namespace on PAN-OS): the plan
+    says so and nothing is sent, where the firewall would refuse the group after our objects."""
     fw = lab()
     mine = fw.firewall()
     mine.xapi.set(xpath=VSYS + "/address",
                   element="<entry name='TM_HES_IP_RANGE'><ip-netmask>192.0.2.99/32</ip-netmask></entry>")
     mine.commit(sync=True)
+    count = len(fw.writes())
     before = fw.text("running")
     done = playbook("harden_panos.yml", fw.inventory(), check=False)
     assert done.returncode != 0
-    refusal = ("https://127.0.0.1:%d/api/ refused set vsys1 address-group TM_HES_IP_RANGE static "
-               "[ TM_HES_18.208.22.64_26 TM_HES_150.70.149.0_27 ]: address-group -> TM_HES_IP_RANGE  is invalid. "
-               "An address object with this name already exists; the candidate configuration was reverted "
-               "(revert config partial admin %s)" % (fw.port, USER))
-    assert refusal in done.stdout
-    assert [(w["action"], w["status"], w["code"]) for w in fw.writes()][-2:] == [
-        ("set", "success", 20), ("set", "error", 12)]
+    assert ("group name 'TM_HES_IP_RANGE' is taken by address object TM_HES_IP_RANGE (ip-netmask 192.0.2.99/32, "
+            "vsys scope): PAN-OS keeps address objects and address groups in one namespace; choose another "
+            "hes_group_name") in done.stdout
+    assert len(fw.writes()) == count
     assert fw.text("candidate") == before and fw.text("running") == before
-    assert mine.pending_changes() is False
 
 
 class HostileFirewall:
@@ -455,3 +459,154 @@ def test_pinned_certificate_and_default_trust(lab):
     both = fw.inventory(hes_panos_provider=fw.provider(certificate_fingerprint=pin))
     done = playbook("harden_panos.yml", both, check=False)
     assert done.returncode != 0 and "mutually exclusive: ca_path|certificate_fingerprint" in done.stdout
+
+
+# ---------------------------------------------------------------- the plan gate, through the role
+
+GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "golden", "panos")
+CASE_RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
+
+
+def case_config(case):
+    return os.path.join(GOLDEN, case, "config.xml")
+
+
+def test_refusal_names_the_rule_and_a_witness_and_sends_nothing(lab):
+    fw = lab(config=case_config("allow_all_below_any_zone"))
+    for args in (["--check", "--diff"], []):
+        done = playbook("harden_panos.yml", fw.inventory(hes_ranges=CASE_RANGES), *args, check=False)
+        assert done.returncode != 0
+        assert "refusing the plan, nothing was sent" in done.stdout
+        assert ("rule Allow-All (index 3) admits TCP/25 from every source outside the ranges, "
+                "e.g. tcp 1.0.0.7:40000 -> 203.0.113.25:25 app smtp") in done.stdout
+        assert "set hes_panos_deny_after_rule" in done.stdout
+    assert [r for r in read_log(fw.log) if r["type"] == "config" and r["action"] != "get"] == []
+    assert fw.writes() == [] and not os.path.exists(fw.tmp / "backups")
+
+
+def test_broader_rule_is_never_rewritten(lab):
+    fw = lab(config=case_config("app_any_service_any_only"))
+    done = playbook("harden_panos.yml", fw.inventory(hes_ranges=CASE_RANGES), check=False)
+    assert done.returncode != 0
+    assert ("broader rules admit TCP/25 there and are never rewritten: rule Inbound-Mail-Host (index 1)"
+            in done.stdout)
+    assert fw.writes() == []
+    assert members(fw.tree("running"), VSYS + "/rulebase/security/rules/entry[@name='Inbound-Mail-Host']/source") == ["any"]
+
+
+def test_carve_out_option_closes_smtp_and_keeps_everything_else(lab):
+    fw = lab(config=case_config("allow_all_below_carve_out"))
+    inventory = fw.inventory(hes_ranges=CASE_RANGES, hes_panos_deny_after_rule=True)
+    check = playbook("harden_panos.yml", inventory, "--check", "--diff")
+    assert "move vsys1 rulebase security rules TM_HES_deny-Inbound-SMTP after Inbound-SMTP" in check.stdout
+    assert fw.writes() == []
+    playbook("harden_panos.yml", inventory)
+    assert [(w["type"], w["action"]) for w in fw.writes()] == [
+        ("config", "set"), ("config", "set"), ("config", "edit"), ("config", "set"), ("config", "set"),
+        ("config", "move"), ("commit", None)]
+    firewall = fw.firewall()
+
+    def first(source, application="smtp", port=25, destination="203.0.113.25"):
+        found = firewall.test_security_policy_match(source, destination, 6, application=application, port=port,
+                                                    from_zone="untrust", to_zone="dmz")
+        return found[0]["name"] if found else None
+
+    assert first("198.51.100.7") == "TM_HES_deny-Inbound-SMTP"
+    assert first("198.51.100.7", application="ssl", port=443) == "Allow-All"
+    assert first("18.208.22.65") == "Inbound-SMTP"
+    assert first("18.208.22.65", application="ssl", port=25) == "Allow-All"
+    count = len(fw.writes())
+    again = playbook("harden_panos.yml", inventory)
+    assert "fw1: unchanged" in again.stdout and len(fw.writes()) == count
+    playbook("rollback_panos.yml", inventory)
+    running = fw.tree("running")
+    assert running.find("." + VSYS[len("/config"):] + "/rulebase/security/rules/entry[@name='TM_HES_deny-Inbound-SMTP']") is None
+    assert running.find("." + VSYS[len("/config"):] + "/service/entry[@name='TM_HES_tcp-25']") is None
+    assert first("198.51.100.7") == "Inbound-SMTP"
+
+
+def test_push_refuses_a_plan_the_device_outgrew(lab, tmp_path):
+    """What check mode showed is what is pushed: a changed device makes the push refuse, sending nothing."""
+    fw = lab()
+    inventory = fw.inventory()
+    check = playbook(os.path.join(HERE, "push_plan.yml"), inventory, "--check")
+    shown = json.loads(base64.b64decode(check.stdout.split("PLAN>>")[1].split("<<PLAN")[0]))
+    assert [r["action"] for r in shown] == ["set", "set", "edit"]
+    bob = fw.firewall(OTHER, OTHER_PASSWORD)
+    second = ET.fromstring(ET.tostring(fw.tree("running").find("." + RULE[len("/config"):])))
+    second.set("name", "Inbound-SMTP-2")
+    second.attrib.pop("uuid", None)
+    bob.xapi.set(xpath=VSYS + "/rulebase/security/rules", element=ET.tostring(second, encoding="unicode"))
+    bob.commit(sync=True)
+    count = len(config_writes(read_log(fw.log)))
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps({"hes_expected_requests": shown}))
+    done = playbook(os.path.join(HERE, "push_plan.yml"), inventory, "-e", "@%s" % plan_file, check=False)
+    assert done.returncode != 0
+    assert "the configuration changed since the plan was shown" in done.stdout and "nothing was sent" in done.stdout
+    assert len(config_writes(read_log(fw.log))) == count
+    pushed = playbook(os.path.join(HERE, "push_plan.yml"), inventory, "-e", "@%s" % plan_file,
+                      "-e", "hes_replan=true")
+    assert "fw1: pushed" in pushed.stdout
+
+
+# ---------------------------------------------------------------- the corpus on the emulator
+
+RUN_MODULE = (
+    "import runpy, sys\n"
+    "sys.path.insert(0, %r)\n"
+    "from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder\n"
+    "_AnsibleCollectionFinder(paths=[%r])._install()\n"
+    "runpy.run_module('ansible_collections.emailsec.hes.plugins.modules.panos_hes_smtp', run_name='__main__')\n"
+) % ((os.path.join(REPO_ROOT, ".collections"),) * 2)
+CASES = sorted(d for d in os.listdir(GOLDEN) if os.path.isdir(os.path.join(GOLDEN, d)))
+
+
+def run_module(fw, tmp_path, params, check_mode=False):
+    """panos_hes_smtp itself (no playbook around it) against the emulator: its JSON result."""
+    args = dict(params, provider=fw.provider())
+    path = tmp_path / "args.json"
+    path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check_mode)}))
+    done = subprocess.run([sys.executable, "-c", RUN_MODULE, str(path)], capture_output=True, text=True,
+                          timeout=120, check=False, cwd=REPO_ROOT)
+    return json.loads(done.stdout)
+
+
+def normalized(tree):
+    for node in tree.iter():
+        for attribute in ("uuid", "admin", "dirtyId", "time"):
+            node.attrib.pop(attribute, None)
+        node.tail = None
+        if node.text is not None and not node.text.strip():
+            node.text = None
+    return ET.tostring(tree, encoding="unicode")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_corpus_case_on_the_emulator(lab, tmp_path, case):
+    """Each case as its stated outcome on the emulator: a refusal sends no write (the request log
+    proves it); a hardened case leaves exactly the configuration the planner's model of PAN-OS
+    predicted, and a second run sends nothing."""
+    with open(os.path.join(GOLDEN, case, "params.json"), encoding="utf-8") as handle:
+        spec = json.load(handle)
+    fw = lab(config=case_config(case))
+    before = fw.tree("running")
+    result = run_module(fw, tmp_path, spec["params"])
+    outcome = spec["expect"]["outcome"]
+    if outcome == "refused":
+        assert result.get("failed") and "refusing the plan, nothing was sent" in result["msg"]
+        for name in spec["expect"]["naming"]:
+            assert name in result["msg"]
+        assert fw.writes() == []
+        return
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] == (outcome == "hardened")
+    expected = pp.apply_edits(ET.parse(case_config(case)).getroot(), pp.plan_hardening(
+        ET.parse(case_config(case)).getroot(), **spec["params"])["edits"])
+    assert normalized(fw.tree("running")) == normalized(expected)
+    if outcome == "unchanged":
+        assert normalized(fw.tree("running")) == normalized(before) and fw.writes() == []
+    count = len(fw.writes())
+    again = run_module(fw, tmp_path, spec["params"])
+    assert not again.get("failed") and not again["changed"] and len(fw.writes()) == count

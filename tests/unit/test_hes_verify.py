@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.emailsec.hes.plugins.module_utils import hes_panos as hp
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import parse as panos_parse
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,7 +85,7 @@ def test_compare_marks_mismatches():
 def panos_state(edit=None):
     tree = ET.parse(os.path.join(REPO, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")).getroot()
     config = tree if tree.tag == "config" else tree.find(".//config")
-    vsys = hp.find_vsys(config, "vsys1")
+    vsys = panos_parse.find_vsys(config, "vsys1")
     addresses = vsys.find("address")
     for cidr in RANGES:
         entry = ET.SubElement(addresses, "entry", name="TM_HES_" + cidr.replace("/", "_"))
@@ -98,7 +98,7 @@ def panos_state(edit=None):
     rule.find("source").find("member").text = "TM_HES_IP_RANGE"
     if edit:
         edit(vsys)
-    return hp.read_state(config, "vsys1")
+    return panos_parse.parse_config(config, "vsys1")
 
 
 ZONES = {"from": "untrust", "to": "dmz"}

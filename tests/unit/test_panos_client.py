@@ -107,3 +107,10 @@ def test_connect_warns_only_when_checking_is_off():
                             warn=heard.append)
     client.connect_firewall(provider(), "vsys1", 30, warn=heard.append)
     assert len(heard) == 1
+
+
+def test_provider_credentials_treat_empty_as_absent():
+    assert client.provider_credentials({"password": "pw", "api_key": ""}) == ("pw", None)
+    assert client.provider_credentials({"password": None, "api_key": "KEY"}) == (None, "KEY")
+    with pytest.raises(ValueError, match="set password or api_key"):
+        client.provider_credentials({"password": "", "api_key": ""})

@@ -235,11 +235,12 @@ def leaks(path, ranges, mail_servers, port=25):
 CLIENT_PORTS = interval(1024, 65535)
 
 
-def blocked(path, ranges, mail_servers, port=25):
+def blocked(path, ranges, mail_servers, port=25, smtp_apps=None):
     """Q2: flows on TCP/``port`` to ``mail_servers`` from inside ``ranges`` (from a client source
-    port) that may not get in."""
+    port) that may not get in; ``smtp_apps``: only sessions of these applications (an IntervalSet
+    of AppSpace ids; PAN-OS: mail from the ranges is smtp)."""
     region = match_cubes(ranges, mail_servers, protocols=interval(TCP, TCP), sport=CLIENT_PORTS,
-                         dport=interval(port, port))
+                         dport=interval(port, port), apps=smtp_apps)
     return _group(path.name, evaluate(path, region, "must"), "deny", path)
 
 

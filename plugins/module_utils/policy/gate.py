@@ -124,12 +124,14 @@ def finding_dict(finding, apps=None, kind=None, ranges=None):
     return data
 
 
-def judge(policy, inbound, ranges, mail_servers, served=None, port=25, also_allowed=None):
+def judge(policy, inbound, ranges, mail_servers, served=None, port=25, also_allowed=None, smtp_apps=None):
     """Q1 and Q2 on the inbound paths of one policy: ``{"leaks": [...], "blocked": [...],
     "clean": bool, "messages": [...]}``. Q1 asks about every mail server on every inbound path;
     Q2 asks each path about the mail servers it serves (``served``: {path: address sets};
-    default: all of them). ``also_allowed``: sources that may reach the mail servers without
-    being in the ranges (internal relays); Q2 does not ask about them."""
+    default: all of them), for the applications ``smtp_apps`` (None: all; PAN-OS asks about
+    smtp, since a rule for application smtp rightly blocks other applications on TCP/25).
+    ``also_allowed``: sources that may reach the mail servers without being in the ranges
+    (internal relays); Q2 does not ask about them."""
     out = {"leaks": [], "blocked": [], "messages": []}
     allowed = addresses_union(ranges, also_allowed) if also_allowed else ranges
     for name in inbound:
@@ -144,7 +146,7 @@ def judge(policy, inbound, ranges, mail_servers, served=None, port=25, also_allo
                 "%s admits TCP/%d from %s, e.g. %s%s"
                 % (data["rule"], port, data["sources"], data["witness_text"],
                    (" [uncertain: %s]" % "; ".join(data["uncertain"])) if data["uncertain"] else ""))
-        for finding in blocked(path, ranges, (served or {}).get(name, mail_servers), port):
+        for finding in blocked(path, ranges, (served or {}).get(name, mail_servers), port, smtp_apps):
             data = finding_dict(finding, policy.apps, "blocked", ranges)
             out["blocked"].append(data)
             out["messages"].append(
@@ -155,9 +157,9 @@ def judge(policy, inbound, ranges, mail_servers, served=None, port=25, also_allo
     return out
 
 
-def check_plan(before, after, inbound, ranges, mail_servers, served=None, port=25):
+def check_plan(before, after, inbound, ranges, mail_servers, served=None, port=25, smtp_apps=None):
     """The gate. ``inbound``: the path names whose TCP/``port`` to ``mail_servers`` we harden;
-    ``served``: as for ``judge``. TCP/``port`` from the ranges to the mail servers may go from
+    ``served``, ``smtp_apps``: as for ``judge``. TCP/``port`` from the ranges to the mail servers may go from
     deny to permit (a range added to the group, an SMTP permit added on request). Returns ``{"ok", "refusals", "differential", "changes",
     "after": judge(...)}``; ``differential`` is the one-paragraph summary check mode prints."""
     refusals = []
@@ -199,7 +201,7 @@ def check_plan(before, after, inbound, ranges, mail_servers, served=None, port=2
                        data["after_rule"], port))
             else:
                 changes.append(data)
-    verdict = judge(after, inbound, ranges, mail_servers, served, port)
+    verdict = judge(after, inbound, ranges, mail_servers, served, port, smtp_apps=smtp_apps)
     refusals.extend("after the plan: %s" % message for message in verdict["messages"])
     parts = []
     if any(closed_dst.values()):
