@@ -20,8 +20,6 @@ ARGUMENT_SPEC = dict(
     group_name=dict(type="str", default="TM_HES_IP_RANGE"),
     mail_servers=dict(type="list", elements="str", default=[]),
     other_ports=dict(type="dict"),
-    complement_samples=dict(type="int", default=8),
-    seed=dict(type="str", default="emailsec.hes"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     packet_tracer_xml=dict(type="bool", default=False),
@@ -44,7 +42,6 @@ class ActionModule(ActionBase):
         try:
             planned = hv.plan(args["vendor"], args["config"], args["ranges"], args["group_name"],
                               mail_servers=args["mail_servers"], other_ports=args["other_ports"],
-                              complement_samples=args["complement_samples"], seed=args["seed"],
                               interfaces=args["interfaces"], zones=args["zones"],
                               packet_tracer_xml=args["packet_tracer_xml"], hook=args["hook"],
                               iifname=args["inbound_interface"], oifname=args["outbound_interface"],

@@ -11,12 +11,13 @@ __metaclass__ = type
 import datetime
 import json
 import os
-import tempfile
 
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_backup import safe_host
+from ansible_collections.emailsec.hes.plugins.plugin_utils.files import check_path, private_directory, write_private
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
 ARGUMENT_SPEC = dict(
@@ -40,19 +41,6 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def write_atomically(path, text):
-    """Readers (the fleet summary of another host or play) never see half a file."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, path)
-
-
-def safe_name(host):
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in host)
-
-
 def load_reports(report_dir):
     """Every per-host JSON report in the directory (the fleet summary's input)."""
     reports = []
@@ -72,7 +60,7 @@ def load_reports(report_dir):
 def write_fleet(report_dir, generated):
     reports = load_reports(report_dir)
     path = os.path.join(report_dir, "fleet-summary.md")
-    write_atomically(path, hv.render_fleet_markdown(reports, generated))
+    write_private(path, hv.render_fleet_markdown(reports, generated))
     return path, reports
 
 
@@ -103,15 +91,15 @@ class ActionModule(ActionBase):
         files = {}
         if args["report_dir"]:
             try:
-                os.makedirs(args["report_dir"], exist_ok=True)
-                base = os.path.join(args["report_dir"], safe_name(args["host"]))
+                private_directory(check_path(args["report_dir"], "report_dir"))
+                base = os.path.join(args["report_dir"], safe_host(args["host"]))
                 for suffix, text in ((".verify.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
                                      (".verify.md", hv.render_markdown(report)),
                                      (".verify.junit.xml", hv.render_junit(report))):
-                    write_atomically(base + suffix, text)
+                    write_private(base + suffix, text)
                     files[suffix.split(".", 2)[2]] = base + suffix
                 files["fleet"] = write_fleet(args["report_dir"], generated)[0]
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 result.update(failed=True, msg="emailsec.hes.verify_hes_report: cannot write the reports to %s: %s"
                               % (args["report_dir"], to_native(exc)))
                 return result

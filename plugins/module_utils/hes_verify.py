@@ -1,21 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: emailsec.hes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Verification of an SMTP allow-list: probes, the device's verdicts, configuration checks, reports.
+"""Verification of an SMTP allow-list, for every vendor: the plan, the judgement, the reports.
 
-All pure (standard library plus the collection's other module_utils):
+All pure. The engine answers first, exactly (``policy.verify``: Q1, who outside the ranges
+reaches a mail server on TCP/25; Q2, who in the ranges does not; and the probes: its witnesses
+and the edge of every range); then the device's own evaluator is asked about the probes, and a
+probe fails where the device disagrees with the engine or with the intent. Each vendor brings an
+adapter with the same parts (``asa.verify``, ``panos.verify``, ``nftables.verify``): the inbound
+paths and mail servers of an audit, the probes as the device takes them, the device's answers,
+and the check that our group holds exactly the ranges.
 
-* probes: ``expand_probes`` turns the probe sources of ``hes_probes.build_probes`` into flows
-  (source x mail server x port x ingress) with the verdict each should get;
-* verdicts: ``asa_packet_tracer_commands`` / ``parse_packet_tracer`` (text and xml, 9.x and
-  9.14+), ``panos_policy_match_probes`` / ``panos_actuals``, ``nftables_actuals``; each gives one
-  ``{verdict, rule, detail}`` per probe, and ``compare`` pairs them with the expectations;
-* configuration checks: ``asa_config_checks``, ``panos_config_checks``, ``nftables_config_checks``
-  (the group holds exactly the ranges, our rule is there and active where it must be, no other
-  permit admits TCP/25 to a mail server from a source outside the ranges) and the mail server
-  discovery used in an audit (``asa_mail_servers``, ``panos_mail_servers``);
-* reports: ``build_report`` and its renderings ``render_markdown``, ``render_junit``, plus the
-  fleet table ``render_fleet_markdown``.
+* ``plan(vendor, config, ...)``: what to ask the device (ASA ``packet-tracer`` commands, PAN-OS
+  policy-match probe dicts; nftables: nothing, the engine answers in the field);
+* ``evaluate(vendor, config, answers, probes, ...)``: the per-host report;
+* reports: ``build_report``, ``render_markdown``, ``render_junit``, ``render_fleet_markdown``.
 
 Check ids are the same on every vendor, so that the fleet table has one column per check:
 ``group_members``, ``smtp_rule``, ``no_broader_permit``, ``probes_smtp``, ``probes_other_ports``.
@@ -26,53 +25,35 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import re
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.emailsec.hes.plugins.module_utils.asa import verify as asa_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import build_policy as asa_policy
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import parse_running_config
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables import verify as nft_verify
+from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy as nft_policy
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import verify as panos_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import address_sets
-from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
-from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
-    TABLE_FAMILY,
-    TABLE_NAME,
-    table_model_from_json,
-)
-from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import (
-    SET_DST_V4,
-    SET_DST_V6,
-    SET_V4,
-    SET_V6,
-)
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_probes import build_probes
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import rule_admits_smtp
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import literal_networks
 
 SMTP_PORT = 25
 DEFAULT_OTHER_PORTS = {587: "deny", 465: "deny", 2525: "deny", 22: "deny", 80: "deny", 443: "deny"}
 VERDICTS = ("allow", "deny")
-SOURCE_PORT = 40000
+VENDORS = ("asa", "panos", "nftables")
 CHECK_IDS = ("group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports")
 CHECK_TITLES = {
     "group_members": "group holds exactly the ranges",
-    "smtp_rule": "SMTP rule from the group is active where traffic enters",
-    "no_broader_permit": "no other permit admits TCP/25 from outside the ranges",
-    "probes_smtp": "TCP/25 probes: allow from the ranges, deny from elsewhere",
+    "smtp_rule": "the ranges reach every mail server on TCP/25 where mail enters",
+    "no_broader_permit": "nothing outside the ranges reaches a mail server on TCP/25",
+    "probes_smtp": "TCP/25 probes: the device agrees with the engine and with the intent",
     "probes_other_ports": "other ports from the ranges get the expected verdict",
 }
-# PAN-OS asks for an application; these are what a mail server's ports carry.
-PANOS_APPLICATIONS = {25: "smtp", 465: "smtp", 587: "smtp", 2525: "smtp", 22: "ssh", 80: "web-browsing",
-                      443: "ssl"}
-PANOS_DEFAULT_APPLICATION = "unknown-tcp"
-
 
 VerifyError = engine_verify.VerifyError
 
 
-# ------------------------------------------------------------------------------------ probes
+# ------------------------------------------------------------------------------- input
 def normalize_other_ports(other_ports):
     """``{port: verdict}`` with int ports 1-65535 (YAML may give strings) and verdicts allow/deny."""
     if other_ports is None:
@@ -109,71 +90,11 @@ def parse_mail_servers(mail_servers, option="hes_verify_mail_servers"):
     return servers
 
 
-def expand_probes(ranges, mail_servers, other_ports=None, complement_samples=8, seed="emailsec.hes",
-                  ingress=(None,)):
-    """Every flow to ask the device about, with the verdict it should get.
-
-    Sources come from ``build_probes``; each is paired with every mail server of its address
-    family, on TCP/25 (expected as ``build_probes`` says) and, for sources inside the ranges, on
-    each other port (expected as ``other_ports`` says, default deny). ``ingress`` repeats the
-    set per entry point (ASA interface, PAN-OS zone pair); ``None`` means the device decides.
-    Returns dicts with ``id`` (``p0001``...), ``ingress``, ``source``, ``destination``,
-    ``protocol``, ``port``, ``expect``, ``kind`` and ``range``.
-    """
-    if not ranges:
-        raise VerifyError("ranges: empty list; nothing to verify against")
-    servers = parse_mail_servers(mail_servers)
-    if not servers:
-        raise VerifyError("hes_verify_mail_servers: no mail server given and none found in the "
-                          "device's configuration; name the mail servers to verify")
-    ports = normalize_other_ports(other_ports)
+def _range_nets(ranges):
     try:
-        sources = build_probes(ranges, complement_samples=int(complement_samples), seed=seed)
+        return [parse_network(r, "ranges[%d]" % i) if isinstance(r, str) else r for i, r in enumerate(ranges)]
     except RangeError as exc:
         raise VerifyError(str(exc))
-    probes = []
-    for where in ingress or [None]:
-        for server in servers:
-            family = [s for s in sources if ipaddress.ip_address(s["source"]).version == server.version]
-            flows = [(s, SMTP_PORT, s["expect"]) for s in family]
-            for port in sorted(ports):
-                flows.extend((s, port, ports[port]) for s in family if s["expect"] == "allow")
-            for source, port, expect in flows:
-                probes.append({"id": "p%04d" % (len(probes) + 1), "ingress": where,
-                               "source": source["source"], "destination": str(server), "protocol": "tcp",
-                               "port": port, "expect": expect, "kind": source["kind"],
-                               "range": source["range"]})
-    if not probes:
-        raise VerifyError("no probe: the ranges (%s) and the mail servers (%s) share no address family"
-                          % (", ".join(ranges), ", ".join(str(s) for s in servers)))
-    return probes
-
-
-def compare(probes, actuals):
-    """Pair each probe with its actual ``{verdict, rule, detail}``; adds ``actual`` and ``ok``."""
-    if len(probes) != len(actuals):
-        raise VerifyError("got %d verdicts for %d probes" % (len(actuals), len(probes)))
-    results = []
-    for probe, actual in zip(probes, actuals):
-        row = dict(probe)
-        row.update(actual=actual["verdict"], rule=actual.get("rule"), detail=actual.get("detail"),
-                   ok=actual["verdict"] == probe["expect"])
-        results.append(row)
-    return results
-
-
-def _host_of(net):
-    if net.num_addresses == 1:
-        return net.network_address
-    return net.network_address + 1
-
-
-def _networks(ranges):
-    return [parse_network(r, "ranges") if isinstance(r, str) else r for r in ranges]
-
-
-def _within(nets, allowed):
-    return all(any(n.version == a.version and n.subnet_of(a) for a in allowed) for n in nets)
 
 
 def _check(check_id, ok, detail, rules=None, status=None):
@@ -181,329 +102,129 @@ def _check(check_id, ok, detail, rules=None, status=None):
             "detail": detail, "rules": rules or []}
 
 
-def _members_check(members, resolve, expected, group_label):
-    """Compare a group's members (each resolved to networks) with the expected ranges."""
-    covered = []
-    extra = []
-    for member in members:
-        nets = resolve(member)
-        if nets is None:
-            extra.append("%s (cannot be resolved)" % member)
-            continue
-        covered.extend(nets)
-        if not _within(nets, expected):
-            extra.append(member)
-    missing = [str(net) for net in expected if not _within([net], covered)]
-    problems = []
-    if missing:
-        problems.append("missing range(s) %s" % ", ".join(missing))
-    if extra:
-        problems.append("member(s) outside the ranges: %s" % "; ".join(extra))
-    if problems:
-        return _check("group_members", False, "%s: %s" % (group_label, "; ".join(problems)))
-    return _check("group_members", True, "%s holds exactly the %d range(s)" % (group_label, len(expected)))
+# ------------------------------------------------------------------------------- vendors
+def _asa(config, ranges, group_name, mail_servers, other_ports, options):
+    """(parsed config, policy, plan of the engine, mail servers) for one ASA."""
+    interfaces = list(options.get("interfaces") or [])
+    if not interfaces:
+        raise VerifyError("hes_verify_interfaces: empty; name the interfaces where mail enters (e.g. outside)")
+    text = config[0] if isinstance(config, (list, tuple)) else config
+    parsed = parse_running_config(text)
+    unknown = [i for i in interfaces if i not in parsed["interfaces"]]
+    if unknown and parsed["interfaces"]:
+        raise VerifyError("hes_verify_interfaces: %s not found on the device (interfaces: %s)"
+                          % (", ".join(unknown), ", ".join(sorted(parsed["interfaces"]))))
+    found, served = asa_verify.discover_mail_servers(parsed, interfaces, group_name)
+    servers = found
+    if mail_servers:
+        servers = address_sets(parse_mail_servers(mail_servers))
+        for name in interfaces:
+            mine = engine_verify.intersect_sets(served.get(name), servers)
+            served[name] = mine if any(mine.values()) else servers
+    policy = asa_policy(parsed, interfaces)
+    planned = engine_verify.plan_verification(policy, interfaces, _range_nets(ranges), servers, served,
+                                              normalize_other_ports(other_ports))
+    return parsed, policy, planned, servers
 
 
-# ------------------------------------------------------------------------------------ PAN-OS
-def panos_policy_match_probes(probes):
-    """Probe dicts shaped for ``emailsec.hes.panos_hes_policy_match``."""
-    out = []
-    for probe in probes:
-        zones = probe["ingress"] or {}
-        item = {"name": probe["id"], "source": probe["source"], "destination": probe["destination"],
-                "port": probe["port"], "protocol": probe["protocol"],
-                "application": PANOS_APPLICATIONS.get(probe["port"], PANOS_DEFAULT_APPLICATION)}
-        if zones.get("from"):
-            item["from_zone"] = zones["from"]
-        if zones.get("to"):
-            item["to_zone"] = zones["to"]
-        out.append(item)
-    return out
+def _panos(config, ranges, group_name, mail_servers, other_ports, options):
+    given = address_sets(parse_mail_servers(mail_servers)) if mail_servers else None
+    policy, paths, servers, served = panos_verify.inbound(config, group_name, dict(options.get("zones") or {}), given)
+    planned = engine_verify.plan_verification(
+        policy, paths, _range_nets(ranges), servers, served, normalize_other_ports(other_ports),
+        smtp_apps=panos_verify.SMTP_APPS, app_name=lambda number: panos_verify.application_name(policy.apps, number))
+    return config, policy, planned, servers
 
 
-def panos_actuals(results):
-    """``panos_hes_policy_match`` results -> ``{verdict, rule, detail}`` per probe."""
-    actuals = []
-    for row in results:
-        if row.get("rule"):
-            rule = "%s (index %s, %s)" % (row["rule"], row.get("index"), row.get("action"))
-        else:
-            rule = "no rule matched (default deny)"
-        actuals.append({"verdict": "allow" if row.get("allowed") else "deny", "rule": rule,
-                        "detail": "application %s" % row.get("application") if row.get("application") else None})
-    return actuals
-
-
-def panos_rule_networks(state, members):
-    """The networks of a rule's source/destination members (ranges summarised), or None when a
-    member cannot be resolved (FQDN, dynamic group, unknown name)."""
-    nets = []
-    for member in members:
-        if member == "any":
-            return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
-        resolved = _panos_member(state, member, set())
-        if resolved is None:
-            return None
-        nets.extend(resolved)
-    return nets
-
-
-def _panos_member(state, member, seen):
-    if member in seen:
-        return []
-    seen.add(member)
-    literal = literal_networks(member)
-    if literal is None and member in state["addresses"]:
-        literal = literal_networks(state["addresses"][member]["value"] or "")
-    if literal is not None:
-        nets = []
-        for item in literal:
-            if isinstance(item, tuple):
-                nets.extend(ipaddress.summarize_address_range(item[0], item[1]))
-            else:
-                nets.append(item)
-        return nets
-    group = state["groups"].get(member)
-    if group is None or group.get("dynamic"):
-        return None
-    nets = []
-    for child in group["static"]:
-        resolved = _panos_member(state, child, seen)
-        if resolved is None:
-            return None
-        nets.extend(resolved)
-    return nets
-
-
-def _zone_ok(members, zone):
-    return not zone or "any" in members or zone in members
-
-
-def _panos_rule_reaches(state, rule, server):
-    if "any" in rule["destination"]:
-        return True
-    nets = panos_rule_networks(state, rule["destination"])
-    if nets is None:
-        return True
-    hit = any(n.version == server.version and server in n for n in nets)
-    return hit != rule["negate_destination"]
-
-
-def panos_mail_servers(state, zones, group_name):
-    """Audit discovery: destinations of the enabled allow rules admitting SMTP from the untrust
-    zone with source any or the group (a subnet gives its first host); when there are none, of
-    such rules whatever their zone or state (a broken rule still says where mail should go)."""
-
-    def collect(strict):
-        servers = []
-        for rule in state["rules"]:
-            if rule["action"] != "allow" or rule["source"] not in (["any"], [group_name]):
-                continue
-            if strict and (rule["disabled"] or not _zone_ok(rule["from"], zones.get("from"))):
-                continue
-            if "any" in rule["destination"] or not rule_admits_smtp(state, rule):
-                continue
-            for net in panos_rule_networks(state, rule["destination"]) or []:
-                host = str(_host_of(net))
-                if host not in servers:
-                    servers.append(host)
-        return servers
-
-    return collect(True) or collect(False)
-
-
-def panos_to_zone(state, zones, group_name):
-    """The destination zone to probe: given, else the one of the SMTP rule (group or any source)."""
-    if zones.get("to"):
-        return zones["to"]
-    for rule in state["rules"]:
-        if rule["action"] == "allow" and rule["source"] in ([group_name], ["any"]) and \
-                _zone_ok(rule["from"], zones.get("from")) and rule_admits_smtp(state, rule) and \
-                len(rule["to"]) == 1 and rule["to"][0] != "any":
-            return rule["to"][0]
-    return None
-
-
-def _panos_label(rule):
-    return "rule %s (index %d)" % (rule["name"], rule["index"])
-
-
-def panos_config_checks(state, ranges, group_name, zones, mail_servers):
-    """The configuration checks on a PAN-OS running configuration read by ``panos.parse.parse_config``."""
-    expected = _networks(ranges)
-    servers = parse_mail_servers(mail_servers)
-    from_zone, to_zone = zones.get("from"), zones.get("to")
-    checks = []
-    group = state["groups"].get(group_name)
-    if group is None:
-        checks.append(_check("group_members", False, "address group %s does not exist" % group_name))
-    elif group.get("dynamic"):
-        checks.append(_check("group_members", False, "address group %s is dynamic (%s); expected a static "
-                             "group of the ranges" % (group_name, group["dynamic"])))
-    else:
-        checks.append(_members_check(group["static"], lambda m: _panos_member(state, m, set()), expected,
-                                     "address group %s" % group_name))
-
-    problems, labels, ours = [], [], {}
-    for server in servers:
-        found, near = None, []
-        for rule in state["rules"]:
-            if rule["source"] != [group_name] or rule["action"] != "allow" or not rule_admits_smtp(state, rule):
-                continue
-            if not _panos_rule_reaches(state, rule, server):
-                continue
-            wrong = []
-            if rule["disabled"]:
-                wrong.append("is disabled")
-            if rule["negate_source"]:
-                wrong.append("negates its source")
-            if not _zone_ok(rule["from"], from_zone):
-                wrong.append("is from zone %s, not %s" % (", ".join(rule["from"]), from_zone))
-            if not _zone_ok(rule["to"], to_zone):
-                wrong.append("is to zone %s, not %s" % (", ".join(rule["to"]), to_zone))
-            if wrong:
-                near.append("%s %s" % (_panos_label(rule), " and ".join(wrong)))
-                continue
-            found = rule
-            break
-        if found:
-            ours[str(server)] = found
-            labels.append(_panos_label(found))
-        else:
-            text = "no enabled allow rule from address group %s admits SMTP to %s%s" % (
-                group_name, server, " from zone %s" % from_zone if from_zone else "")
-            if near:
-                text += " (%s)" % "; ".join(near)
-            problems.append(text)
-    if problems:
-        checks.append(_check("smtp_rule", False, "; ".join(problems), labels))
-    else:
-        checks.append(_check("smtp_rule", True, "; ".join(sorted(set(labels))), labels))
-
-    broader = []
-    for rule in state["rules"]:
-        if rule["action"] != "allow" or rule["disabled"] or (rule["source"] == [group_name] and not rule["negate_source"]):
-            continue
-        if not _zone_ok(rule["from"], from_zone) or not _zone_ok(rule["to"], to_zone):
-            continue
-        if not rule_admits_smtp(state, rule):
-            continue
-        source = panos_rule_networks(state, rule["source"])
-        if source is not None and not rule["negate_source"] and _within(source, expected):
-            continue
-        hit = [s for s in servers if _panos_rule_reaches(state, rule, s)]
-        if not hit:
-            continue
-        kind = "allow-all" if rule["source"] == ["any"] and "any" in rule["destination"] and \
-            "any" in (rule["application"] or ["any"]) and "any" in (rule["service"] or []) else \
-            "source %s" % ", ".join(rule["source"])
-        mine = [ours[str(s)]["index"] for s in hit if str(s) in ours]
-        position = ""
-        if mine and rule["index"] < min(mine):
-            position = ", above our rule (index %d), shadowing it" % min(mine)
-        servers_hit = ", ".join(str(s) for s in hit)
-        broader.append("%s (%s) admits SMTP to %s%s" % (_panos_label(rule), kind, servers_hit, position))
-    if broader:
-        checks.append(_check("no_broader_permit", False, "; ".join(broader), [b.split(" (")[0] for b in broader]))
-    else:
-        checks.append(_check("no_broader_permit", True, "no enabled allow rule other than the group's admits "
-                             "SMTP to %s" % ", ".join(str(s) for s in servers)))
-    return checks
-
-
-# ---------------------------------------------------------------------------------- nftables
-def nftables_actuals(policy, probes, hook):
-    """Decide every probe with the policy engine on the model of ``nft -j list ruleset`` output
-    (``policy``: that model, or the JSON itself)."""
-    if not hasattr(policy, "paths"):
-        policy = build_policy(policy)
-    actuals = []
-    for probe in probes:
-        decided = flow_verdict(policy, hook, probe["source"], probe["destination"], probe["port"],
-                               sport=probe.get("source_port", SOURCE_PORT))
-        verdict = {"accept": "allow", "drop": "deny", "reject": "deny"}.get(decided["verdict"], "undecided")
-        actuals.append({"verdict": verdict, "rule": decided["rule"], "detail": "; ".join(decided["uncertain"]) or None})
-    return actuals
-
-
-def nftables_mail_servers(ruleset_json):
-    """Audit discovery: the destinations our table restricts (its destination sets, or the
-    literal ``daddr`` of its rules)."""
-    model = table_model_from_json(ruleset_json) or {"sets": {}, "chains": {}}
-    found = []
-    for name in (SET_DST_V4, SET_DST_V6):
-        found.extend(model["sets"].get(name, {}).get("elements", []))
-    for chain in model["chains"].values():
-        for rule in chain["rules"]:
-            for operand in re.findall(r"daddr\s+(\{[^}]*\}|[^@\s]\S*)", rule):
-                found.extend(token.strip() for token in operand.strip("{} ").split(","))
-    servers = []
-    for token in found:
+def _nftables(config, ranges, group_name, mail_servers, other_ports, options):
+    hook = options.get("hook") or "input"
+    if hook not in ("input", "forward"):
+        raise VerifyError("hook %r is not one of input, forward" % (hook,))
+    policy = nft_policy(config, iifname=options.get("iifname") or None, oifname=options.get("oifname") or None)
+    servers = list(mail_servers or nft_verify.mail_servers(config))
+    if not servers:
+        raise VerifyError("hes_verify_mail_servers: no mail server given and our table restricts no destination; "
+                          "name the mail servers to verify")
+    server_sets = address_sets(parse_mail_servers(servers))
+    internal = None
+    if options.get("internal_sources"):
         try:
-            host = str(_host_of(ipaddress.ip_network(token, strict=False)))
-        except ValueError:
-            continue
-        if host not in servers:
-            servers.append(host)
-    return servers
+            internal = address_sets([ipaddress.ip_network(str(n), strict=False) for n in options["internal_sources"]])
+        except ValueError as exc:
+            raise VerifyError("hes_verify_internal_sources: %s" % exc)
+    planned = engine_verify.plan_verification(policy, [hook], _range_nets(ranges), server_sets, None,
+                                              normalize_other_ports(other_ports), also_allowed=internal)
+    return config, policy, planned, server_sets
 
 
-def nftables_config_checks(ruleset_json, ranges, hook):
-    """Our table exists with its chain at ``hook`` and its sets hold exactly the ranges. Other
-    rules are judged by the probes: the evaluator walks every base chain of every table."""
-    expected = _networks(ranges)
-    checks = []
-    model = table_model_from_json(ruleset_json)
-    if model is None:
-        checks.append(_check("group_members", False, "table %s %s does not exist" % (TABLE_FAMILY, TABLE_NAME)))
-        checks.append(_check("smtp_rule", False, "table %s %s does not exist" % (TABLE_FAMILY, TABLE_NAME)))
+ADAPTERS = {"asa": _asa, "panos": _panos, "nftables": _nftables}
+
+
+def _adapter(vendor):
+    if vendor not in ADAPTERS:
+        raise VerifyError("vendor %r is not one of %s (set hes_vendor)" % (vendor, ", ".join(VENDORS)))
+    return ADAPTERS[vendor]
+
+
+def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None, **options):
+    """What to ask the device: the engine's probes and, per vendor, the device's form of them.
+
+    ``config`` is, per vendor: ASA the output of ``show running-config`` (a one-item list is
+    accepted), PAN-OS the dict of ``emailsec.hes.verify_hes_panos_config`` (the running
+    configuration), nftables ``nft -j list ruleset``. ``options``: ``interfaces`` (ASA),
+    ``zones`` (PAN-OS), ``hook``, ``iifname``, ``oifname``, ``internal_sources`` (nftables),
+    ``packet_tracer_xml`` (ASA).
+    """
+    parsed, policy, planned, servers = _adapter(vendor)(config, ranges, group_name, mail_servers, other_ports, options)
+    result = {"vendor": vendor, "mail_servers": [str(s) for s in engine_verify.representatives(servers)],
+              "mail_servers_discovered": not mail_servers, "probes": planned["probes"],
+              "zones": options.get("zones") or {}}
+    if vendor == "asa":
+        result["commands"] = asa_verify.packet_tracer_commands(planned["probes"], options.get("packet_tracer_xml"))
+    elif vendor == "panos":
+        result["policy_match_probes"] = panos_verify.policy_match_probes(planned["probes"])
+    return result
+
+
+def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, host, generated, discovered=False,
+             other_ports=None, **options):
+    """The per-host report from the device's answers (ASA: ``packet-tracer`` outputs in probe
+    order; PAN-OS: ``panos_hes_policy_match`` results; nftables: unused, the engine answers) and
+    the engine's exact checks. An audit (``discovered``) asks about the mail servers found in the
+    configuration, as the plan did."""
+    given = None if discovered else mail_servers
+    parsed, policy, planned, servers = _adapter(vendor)(config, ranges, group_name, given, other_ports, options)
+    range_sets = address_sets(_range_nets(ranges))
+    if vendor == "asa":
+        device = asa_verify.device_answers(answers)
+        ok, detail = asa_verify.group_check(parsed, group_name, range_sets)
+    elif vendor == "panos":
+        device = panos_verify.device_answers(answers)
+        ok, detail = panos_verify.group_check(parsed, group_name, range_sets)
     else:
-        elements = []
-        for name in (SET_V4, SET_V6):
-            elements.extend(model["sets"].get(name, {}).get("elements", []))
-        checks.append(_members_check(elements, lambda m: [ipaddress.ip_network(m, strict=False)], expected,
-                                     "sets %s/%s of table %s %s" % (SET_V4, SET_V6, TABLE_FAMILY, TABLE_NAME)))
-        chains = model["chains"]
-        at_hook = [n for n, c in sorted(chains.items()) if c.get("hook") == hook]
-        if at_hook:
-            checks.append(_check("smtp_rule", True, "chain %s at hook %s: %s" % (
-                at_hook[0], hook, "; ".join(chains[at_hook[0]]["rules"])), ["chain %s" % at_hook[0]]))
-        else:
-            checks.append(_check("smtp_rule", False, "table %s %s has no chain at hook %s (chains: %s)" % (
-                TABLE_FAMILY, TABLE_NAME, hook, ", ".join("%s at %s" % (n, c.get("hook")) for n, c in
-                                                          sorted(chains.items())) or "none")))
-    checks.append(_check("no_broader_permit", True, "judged by the probes: the evaluator walks every base "
-                         "chain at hook %s in every table" % hook, status="n/a"))
-    return checks
+        device = nft_verify.engine_answers(policy, probes, options.get("hook") or "input")
+        ok, detail = nft_verify.group_check(config, range_sets)
+    rows = engine_verify.compare(probes, device)
+    checks = [_check("group_members", ok, detail)]
+    checks += engine_verify.engine_checks(planned, _check)
+    if vendor == "asa":
+        hints = asa_verify.dormant_rules(parsed, list(options.get("interfaces") or []), group_name)
+        for check in checks:
+            if check["id"] == "smtp_rule" and check["status"] == "fail" and hints:
+                check["detail"] += " (%s)" % "; ".join(hints)
+    checks += engine_verify.probe_checks(rows, _check)
+    extra = dict((key, value) for key, value in options.items() if key in ("interfaces", "zones", "hook"))
+    extra["engine"] = {"leaks": planned["answers"]["leaks"], "blocked": planned["answers"]["blocked"],
+                       "notes": policy.notes}
+    return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
 
 
-# ----------------------------------------------------------------------------------- reports
-def probe_checks(results):
-    """The two probe checks from compared results."""
-    checks = []
-    for check_id, selected in (("probes_smtp", [r for r in results if r["port"] == SMTP_PORT]),
-                               ("probes_other_ports", [r for r in results if r["port"] != SMTP_PORT])):
-        failed = [r for r in selected if not r["ok"]]
-        if not selected:
-            checks.append(_check(check_id, True, "no probe", status="n/a"))
-            continue
-        detail = "%d of %d probes as expected" % (len(selected) - len(failed), len(selected))
-        if failed:
-            detail += "; first failure: %s" % describe_probe(failed[0])
-        checks.append(_check(check_id, not failed, detail, sorted(set(r["rule"] for r in failed if r["rule"]))))
-    return checks
-
-
+# ------------------------------------------------------------------------------- reports
 def describe_probe(row):
-    where = " on %s" % _ingress_text(row["ingress"]) if row.get("ingress") else ""
-    return "tcp %s -> %s:%d%s expected %s, got %s (by %s)" % (
-        row["source"], row["destination"], row["port"], where, row["expect"], row["actual"], row.get("rule") or "?")
-
-
-def _ingress_text(ingress):
-    if isinstance(ingress, dict):
-        return "%s -> %s" % (ingress.get("from") or "any", ingress.get("to") or "any")
-    return str(ingress) if ingress is not None else ""
+    where = " on %s" % row["ingress"] if row.get("ingress") else ""
+    return "%s%s expected %s, device %s (by %s), engine %s (by %s)" % (
+        row.get("flow") or "tcp %s -> %s:%d" % (row["source"], row["destination"], row["port"]), where,
+        row["expect"], row["actual"], row.get("rule") or "?", row.get("engine", "?"), row.get("engine_rule") or "?")
 
 
 def build_report(host, vendor, results, checks, ranges, mail_servers, group_name, generated, extra=None):
@@ -567,7 +288,7 @@ def render_markdown(report, max_rows=50):
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         for row in failures[:max_rows]:
             lines.append("| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |" % (
-                row["id"], _md(_ingress_text(row["ingress"])), row["source"], row["destination"], row["port"],
+                row["id"], _md(row["ingress"]), row["source"], row["destination"], row["port"],
                 row["kind"], row["expect"], row.get("engine", "-"), row["actual"].upper(), _md(row.get("rule")),
                 _md(row.get("engine_rule", "-"))))
         if len(failures) > max_rows:
@@ -597,7 +318,7 @@ def render_junit(report):
     for row in report["probes"]:
         name = "%s tcp/%d %s -> %s%s (%s) expect %s" % (
             row["id"], row["port"], row["source"], row["destination"],
-            " on %s" % _ingress_text(row["ingress"]) if row.get("ingress") else "", row["kind"], row["expect"])
+            " on %s" % row["ingress"] if row.get("ingress") else "", row["kind"], row["expect"])
         body = ""
         if not row["ok"]:
             message = "expected %s, got %s by %s" % (row["expect"], row["actual"], row.get("rule"))
@@ -635,152 +356,6 @@ def render_fleet_markdown(reports, generated):
                 if check["status"] == "fail":
                     lines.append("- **%s** %s: %s" % (_md(report["host"]), check["id"], _md(check["detail"])))
     return "\n".join(lines) + "\n"
-
-
-# ------------------------------------------------------------------- one vendor, end to end
-VENDORS = ("asa", "panos", "nftables")
-
-
-def _range_nets(ranges):
-    try:
-        return [parse_network(r, "ranges[%d]" % i) if isinstance(r, str) else r for i, r in enumerate(ranges)]
-    except RangeError as exc:
-        raise VerifyError(str(exc))
-
-
-def _asa_plan(config_text, ranges, group_name, mail_servers, other_ports, interfaces):
-    """The engine's answers and the probes for one ASA (``config_text``: ``show running-config``)."""
-    interfaces = list(interfaces or [])
-    if not interfaces:
-        raise VerifyError("hes_verify_interfaces: empty; name the interfaces where mail enters (e.g. outside)")
-    config = parse_running_config(config_text)
-    unknown = [i for i in interfaces if i not in config["interfaces"]]
-    if unknown and config["interfaces"]:
-        raise VerifyError("hes_verify_interfaces: %s not found on the device (interfaces: %s)"
-                          % (", ".join(unknown), ", ".join(sorted(config["interfaces"]))))
-    found, served = asa_verify.discover_mail_servers(config, interfaces, group_name)
-    if mail_servers:
-        given = address_sets(parse_mail_servers(mail_servers))
-        servers = given
-        for name in interfaces:
-            mine = engine_verify.intersect_sets(served.get(name), given)
-            served[name] = mine if any(mine.values()) else given
-    else:
-        servers = found
-    policy = asa_policy(config, interfaces)
-    planned = engine_verify.plan_verification(policy, interfaces, _range_nets(ranges), servers, served,
-                                              normalize_other_ports(other_ports))
-    return config, policy, planned
-
-
-def _nftables_plan(ruleset_json, ranges, mail_servers, other_ports, hook, iifname=None, oifname=None,
-                   internal_sources=None):
-    """The engine's answers and the probes for one nftables host (``nft -j list ruleset``)."""
-    if hook not in ("input", "forward"):
-        raise VerifyError("hook %r is not one of input, forward" % (hook,))
-    policy = build_policy(ruleset_json, iifname=iifname or None, oifname=oifname or None)
-    servers = list(mail_servers or nftables_mail_servers(ruleset_json))
-    if not servers:
-        raise VerifyError("hes_verify_mail_servers: no mail server given and our table restricts no destination; "
-                          "name the mail servers to verify")
-    server_sets = address_sets(parse_mail_servers(servers))
-    internal = None
-    if internal_sources:
-        try:
-            internal = address_sets([ipaddress.ip_network(str(n), strict=False) for n in internal_sources])
-        except ValueError as exc:
-            raise VerifyError("hes_verify_internal_sources: %s" % exc)
-    planned = engine_verify.plan_verification(policy, [hook], _range_nets(ranges), server_sets, None,
-                                              normalize_other_ports(other_ports), also_allowed=internal)
-    return policy, planned, servers
-
-
-def plan(vendor, config, ranges, group_name, mail_servers=None, other_ports=None, complement_samples=8,
-         seed="emailsec.hes", interfaces=("outside",), zones=None, packet_tracer_xml=False, hook="input",
-         iifname=None, oifname=None, internal_sources=None):
-    """What to ask the device: mail servers (given, else discovered in ``config``), the probes and,
-    for ASA, the ``packet-tracer`` commands; for PAN-OS, the policy-match probe dicts.
-
-    ``config`` is, per vendor: ASA the output of ``show running-config`` (a one-item list is
-    accepted), PAN-OS the state of ``panos.parse.parse_config`` on the running configuration,
-    nftables ``nft -j list ruleset``.
-    """
-    if vendor not in VENDORS:
-        raise VerifyError("vendor %r is not one of %s (set hes_vendor)" % (vendor, ", ".join(VENDORS)))
-    zones = dict(zones or {})
-    discovered = not mail_servers
-    if vendor == "asa":
-        config_text = config[0] if isinstance(config, (list, tuple)) else config
-        parsed, policy, planned = _asa_plan(config_text, ranges, group_name, mail_servers, other_ports, interfaces)
-        servers = engine_verify.representatives(_all_served(planned, mail_servers, parsed, interfaces, group_name))
-        return {"vendor": vendor, "mail_servers": [str(s) for s in servers], "mail_servers_discovered": discovered,
-                "probes": planned["probes"], "zones": zones,
-                "commands": asa_verify.packet_tracer_commands(planned["probes"], packet_tracer_xml)}
-    if vendor == "nftables":
-        policy, planned, servers = _nftables_plan(config, ranges, mail_servers, other_ports, hook, iifname, oifname,
-                                                  internal_sources)
-        return {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
-                "mail_servers_discovered": discovered, "probes": planned["probes"], "zones": zones}
-    zones["from"] = zones.get("from") or "untrust"
-    zones["to"] = panos_to_zone(config, zones, group_name)
-    servers = list(mail_servers or panos_mail_servers(config, zones, group_name))
-    probes = expand_probes(ranges, servers, other_ports, complement_samples, seed, [zones])
-    return {"vendor": vendor, "mail_servers": [str(s) for s in parse_mail_servers(servers)],
-            "mail_servers_discovered": discovered, "probes": probes, "zones": zones,
-            "policy_match_probes": panos_policy_match_probes(probes)}
-
-
-def _all_served(planned, mail_servers, config, interfaces, group_name):
-    if mail_servers:
-        return address_sets(parse_mail_servers(mail_servers))
-    return asa_verify.discover_mail_servers(config, interfaces, group_name)[0]
-
-
-def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, host, generated,
-             interfaces=("outside",), zones=None, hook="input", other_ports=None, discovered=False,
-             iifname=None, oifname=None, internal_sources=None):
-    """The per-host report from the device's answers (ASA: ``packet-tracer`` outputs in probe
-    order; PAN-OS: ``panos_hes_policy_match`` results; nftables: ignored, ``config`` is the
-    ruleset the evaluator walks) and the configuration checks."""
-    if vendor == "asa":
-        config_text = config[0] if isinstance(config, (list, tuple)) else config
-        # An audit asks about the servers discovered in the configuration, as the plan did.
-        given = None if discovered else mail_servers
-        parsed, policy, planned = _asa_plan(config_text, ranges, group_name, given, other_ports, interfaces)
-        rows = engine_verify.compare(probes, asa_verify.device_answers(answers))
-        ok, detail = asa_verify.group_check(parsed, group_name, address_sets(_range_nets(ranges)))
-        checks = [_check("group_members", ok, detail)]
-        checks += engine_verify.engine_checks(planned, _check)
-        hints = asa_verify.dormant_rules(parsed, list(interfaces), group_name)
-        for check in checks:
-            if check["id"] == "smtp_rule" and check["status"] == "fail" and hints:
-                check["detail"] += " (%s)" % "; ".join(hints)
-        checks += engine_verify.probe_checks(rows, _check)
-        extra = {"interfaces": list(interfaces), "engine": {"leaks": planned["answers"]["leaks"],
-                                                            "blocked": planned["answers"]["blocked"],
-                                                            "notes": policy.notes}}
-        return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
-    if vendor == "panos":
-        actuals = panos_actuals(answers)
-        checks = panos_config_checks(config, ranges, group_name, zones or {}, mail_servers)
-        extra = {"zones": zones or {}}
-    elif vendor == "nftables":
-        policy, planned, servers = _nftables_plan(config, ranges, None if discovered else mail_servers, other_ports,
-                                                  hook, iifname, oifname, internal_sources)
-        # No device evaluator in the field: the engine answers the probes (the namespace lab's
-        # tests put real packets to the kernel instead).
-        rows = engine_verify.compare(probes, nftables_actuals(policy, probes, hook))
-        checks = nftables_config_checks(config, ranges, hook)[:1]
-        checks += engine_verify.engine_checks(planned, _check)
-        checks += engine_verify.probe_checks(rows, _check)
-        extra = {"hook": hook, "engine": {"leaks": planned["answers"]["leaks"],
-                                          "blocked": planned["answers"]["blocked"], "notes": policy.notes}}
-        return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
-    else:
-        raise VerifyError("vendor %r is not one of %s" % (vendor, ", ".join(VENDORS)))
-    results = compare(probes, actuals)
-    return build_report(host, vendor, results, checks + probe_checks(results), ranges, mail_servers, group_name,
-                        generated, extra)
 
 
 def failure_message(report, max_probes=5):

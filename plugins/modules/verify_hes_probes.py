@@ -14,14 +14,14 @@ version_added: "0.1.0"
 short_description: Plan the probes that verify an SMTP allow-list on a firewall
 description:
   - Runs on the controller (an action plugin; it needs no connection to the device).
-  - "ASA: the exact policy engine first answers over the whole header space who outside the
+  - "The exact policy engine first answers over the whole header space who outside the
     ranges reaches a mail server on TCP/25 and who in the ranges does not, with witness flows.
     The probes for the device are those witnesses plus the boundary of every range (its first
     and last address, and the addresses just outside each edge) to each mail server where mail
     enters, plus one flow per port of O(other_ports); each probe carries the engine's verdict
     and the rule that decides it."
-  - "PAN-OS and nftables: probe sources come from the ranges (see the C(emailsec.hes.hes_probes)
-    filter): inside each range, just outside each edge and from the complement."
+  - "PAN-OS asks C(test security-policy-match) the same probes (application smtp on TCP/25);
+    nftables has no evaluator on the device in the field: the engine answers its probes."
   - Without O(mail_servers) the mail servers are discovered in O(config) (an audit of a firewall
     this collection never touched) - ASA the destinations of the inbound rules whose match is
     TCP/25 and nothing else, from any or from O(group_name) (the planner's own discovery);
@@ -62,14 +62,6 @@ options:
       - Other TCP ports probed from inside the ranges, each with the verdict expected
         (V(allow) or V(deny)). Unset means 587, 465, 2525, 22, 80 and 443, all V(deny).
     type: dict
-  complement_samples:
-    description: How many addresses outside every range to probe per address family.
-    type: int
-    default: 8
-  seed:
-    description: Seed of the deterministic complement sampling.
-    type: str
-    default: emailsec.hes
   interfaces:
     description: ASA interfaces (nameif) where mail enters; every probe is traced on each.
     type: list

@@ -817,7 +817,9 @@ def _named_rules(config, models, names, untrust_zones, group_name, apps=None):
 
 # ---------------------------------------------------------------- the plan
 
-def _mail_zones(config, found, untrust_zones, given):
+def find_mail_zones(config, found, untrust_zones, given):
+    """The zones of the mail servers: ``given``, else the destination zones of the SMTP rules
+    found; (zones, a note when a rule's zone is any)."""
     zones = zone_names(config)
     if given:
         unknown = [z for z in given if z not in zones]
@@ -888,7 +890,7 @@ def plan_hardening(config, ranges, vsys="vsys1", group_name=DEFAULT_GROUP, prefi
         if not _covers(reached, given):
             errors.append("no SMTP rule (TCP/25 only, from any or from %s) from zone(s) %s reaches mail server(s) %s"
                           % (group_name, ", ".join(untrust_zones), _sets_text(addresses_subtract(given, reached))))
-    zones, zone_note = _mail_zones(parsed, found, untrust_zones, mail_zones)
+    zones, zone_note = find_mail_zones(parsed, found, untrust_zones, mail_zones)
     inbound = [path_name(u, m) for u in untrust_zones for m in zones]
     names = [item["name"] for item in found]
     desired["rules"] = dict((name, [group_name]) for name in names)
@@ -908,7 +910,7 @@ def plan_hardening(config, ranges, vsys="vsys1", group_name=DEFAULT_GROUP, prefi
             desired["denies"] = dict(desired["denies"], **denies)
             planned = converge(config, parsed, desired, group_name, prefix)
             after = build_policy(planned["after_config"], apps=before.apps, previous=(parsed, before))
-    served = _served(inbound, found, servers, planned["after_config"])
+    served = served_servers(inbound, found, servers, planned["after_config"])
     gate = check_plan(before, after, inbound, range_sets, servers, served, port=SMTP_PORT,
                       smtp_apps=interval(SMTP_APP, SMTP_APP))
     if not errors:
@@ -943,7 +945,7 @@ def plan_hardening(config, ranges, vsys="vsys1", group_name=DEFAULT_GROUP, prefi
                      "changes": gate["changes"]}}
 
 
-def _served(inbound, found, servers, after_config):
+def served_servers(inbound, found, servers, after_config):
     """{inbound path: the mail servers its SMTP rules serve}: Q2 asks each path only about those."""
     served = {}
     zones = zone_names(after_config)

@@ -94,14 +94,17 @@ def _edges(range_nets):
     return edges
 
 
-def plan_verification(policy, inbound, range_nets, mail_servers, served=None, other_ports=None, also_allowed=None):
+def plan_verification(policy, inbound, range_nets, mail_servers, served=None, other_ports=None, also_allowed=None,
+                      smtp_apps=None, app_name=None):
     """The exact answers and the probes for one device.
 
     ``inbound``: path names where mail enters; ``range_nets``: the ranges as ipaddress networks;
     ``mail_servers``: address sets (``space.address_sets``); ``served``: ``{path: address sets}``
     (default: every mail server on every path); ``other_ports``: ``{port: "allow"|"deny"}``,
     the verdict TCP to that port from the ranges should get; ``also_allowed``: address sets of
-    sources that may reach the mail servers besides the ranges (internal relays).
+    sources that may reach the mail servers besides the ranges (internal relays); ``smtp_apps``:
+    as for ``gate.judge``; ``app_name``: ``f(number) -> name`` of an application for the device
+    (PAN-OS), stored in each probe as ``application``.
     Returns ``{"answers": judge(...), "probes": [...], "other_ports": [...]}``.
     """
     if not range_nets:
@@ -114,7 +117,7 @@ def plan_verification(policy, inbound, range_nets, mail_servers, served=None, ot
     if missing:
         raise VerifyError("%s: no such path on the device (paths: %s)"
                           % (", ".join(missing), ", ".join(sorted(policy.paths)) or "none"))
-    answers = judge(policy, inbound, ranges, mail_servers, served, also_allowed=also_allowed)
+    answers = judge(policy, inbound, ranges, mail_servers, served, also_allowed=also_allowed, smtp_apps=smtp_apps)
     probes = []
 
     def add(path_name, flow, kind, expect, range_text):
@@ -123,7 +126,8 @@ def plan_verification(policy, inbound, range_nets, mail_servers, served=None, ot
             "id": "p%04d" % (len(probes) + 1), "ingress": path_name, "source": flow.source,
             "destination": flow.destination, "protocol": "tcp", "source_port": flow[4],
             "port": flow[5], "expect": expect, "engine": engine_verdict, "engine_rule": engine_rule,
-            "kind": kind, "range": range_text, "flow": describe_flow(flow, policy.apps)})
+            "kind": kind, "range": range_text, "flow": describe_flow(flow, policy.apps),
+            "application": app_name(flow[6]) if app_name else None})
 
     for item in answers["leaks"]:
         witness = _flow_of(item["witness"], policy)
