@@ -31,7 +31,7 @@ PAN_USER, PAN_PASSWORD = "hes-automation", "Lab-Pw-9f3a7c21e4"
 MX, MAILGW = "192.0.2.25", "172.16.30.25"
 PAN_MX = "203.0.113.25"
 # Fewer probes than the defaults keep each run short; the defaults run in the pass tests.
-QUICK = {"hes_verify_complement_samples": 2, "hes_verify_other_ports": {"587": "deny", "80": "deny"}}
+QUICK = {"hes_verify_other_ports": {"587": "deny", "80": "deny"}}
 
 
 def asa_host(port, **overrides):
@@ -239,16 +239,19 @@ def test_asa_passes_on_a_hardened_config_with_xml_packet_tracer(tmp_path, labs):
 # ------------------------------------------------------------------------------- PAN-OS
 ZONES = {"hes_verify_zones": {"from": "untrust", "to": "dmz"}}
 PANOS_FAILURES = [
-    ("panos-any-rule-left.xml", "no_broader_permit", ["rule Inbound-SMTP-any (index 2) (source any)"],
-     dict(port=25, kind="complement", expect="deny", actual="allow"), "Inbound-SMTP-any"),
+    ("panos-any-rule-left.xml", "no_broader_permit",
+     ["rule Inbound-SMTP-any (index 2) admits TCP/25 from every source outside the ranges"],
+     dict(port=25, kind="leak-witness", expect="deny", actual="allow"), "Inbound-SMTP-any"),
     ("panos-allow-all-above.xml", "no_broader_permit",
-     ["rule Allow-All-Inbound (index 1) (allow-all)", "above our rule (index 2), shadowing it"],
+     ["rule Allow-All-Inbound (index 1) admits TCP/25 from every source outside the ranges"],
      dict(port=587, expect="deny", actual="allow"), "Allow-All-Inbound"),
-    ("panos-group-missing-range.xml", "group_members", ["missing range(s) 150.70.149.0/27"],
+    ("panos-group-missing-range.xml", "group_members", ["missing 150.70.149.0/27"],
      dict(port=25, source="150.70.149.0", expect="allow", actual="deny"), "Deny-Untrust-Inbound"),
-    ("panos-rule-disabled.xml", "smtp_rule", ["rule Inbound-SMTP (index 1) is disabled"],
+    ("panos-rule-disabled.xml", "smtp_rule",
+     ["rule Deny-Untrust-Inbound", "blocks TCP/25 from every address of the ranges"],
      dict(port=25, source="18.208.22.64", expect="allow", actual="deny"), "Deny-Untrust-Inbound"),
-    ("panos-wrong-zone.xml", "smtp_rule", ["rule Inbound-SMTP (index 1) is from zone trust, not untrust"],
+    ("panos-wrong-zone.xml", "smtp_rule",
+     ["rule Deny-Untrust-Inbound", "blocks TCP/25 from every address of the ranges"],
      dict(port=25, source="18.208.22.64", expect="allow", actual="deny"), "Deny-Untrust-Inbound"),
 ]
 
@@ -274,7 +277,7 @@ def test_panos_group_with_an_extra_range_fails(tmp_path, labs):
     fw = boot_panos(labs, os.path.join(CONFIGS, "panos-group-extra-range.xml"))
     run = Run(tmp_path, {"panos": {"fw1": panos_host(fw.port, **QUICK)}})
     assert run.rc != 0
-    assert "outside the ranges: partner-net" in run.check("fw1", "group_members")["detail"]
+    assert "holds addresses outside the ranges: 198.51.100.0/24" in run.check("fw1", "group_members")["detail"]
 
 
 def test_panos_passes_after_the_panos_role(tmp_path, labs):
@@ -287,7 +290,7 @@ def test_panos_passes_after_the_panos_role(tmp_path, labs):
     assert run.rc == 0, run.stdout[-3000:]
     report = run.report("fw1")
     assert report["status"] == "pass", report["checks"]
-    assert report["zones"] == {"from": "untrust", "to": "dmz"}
+    assert {p["ingress"] for p in report["probes"]} == {"untrust->dmz"}
     assert all(p["rule"].startswith("Inbound-SMTP ") for p in report["probes"] if p["expect"] == "allow")
 
 
@@ -301,7 +304,7 @@ def test_fleet_summary_of_two_vendors(tmp_path, labs):
         fleet = handle.read()
     assert "| asa1 | asa | PASS |" in fleet
     assert "| fw1 | panos | FAIL | PASS | PASS | FAIL |" in fleet
-    assert "**fw1** no_broader_permit: rule Allow-All-Inbound" in fleet
+    assert "**fw1** no_broader_permit: on untrust->dmz, rule Allow-All-Inbound (index 1) admits TCP/25" in fleet
     stats = run.json["global_custom_stats"]["hes_verify"]
     assert stats["asa1"]["status"] == "pass" and stats["fw1"]["status"] == "fail"
 
@@ -318,8 +321,7 @@ def test_nftables_fails_before_and_passes_after_hardening(tmp_path):
         lab.up()
         extra = {"hes_verify_report_dir": str(tmp_path / "reports"),
                  "hes_verify_mail_servers": "{{ [hes_lab_target] }}",
-                 "hes_verify_other_ports": {"587": "allow", "22": "allow"},
-                 "hes_verify_complement_samples": 3}
+                 "hes_verify_other_ports": {"587": "allow", "22": "allow"}}
 
         def verify():
             command = [ANSIBLE_PLAYBOOK, "-i", lab.inventory_path, VERIFY, "-e", json.dumps(extra)]

@@ -176,6 +176,14 @@ def discover_mail_servers(config, interfaces, group_name):
         mine = [r["destinations"] for r in rules if r["acl"] in acls]
         served[interface] = merge_sets(no_addresses(), *mine)
         servers = merge_sets(servers, served[interface])
+    if not any(servers.values()):
+        # A broken rule still says where mail should go: an inactive SMTP rule, or one in an ACL
+        # bound elsewhere. The engine then proves that these servers do not get mail.
+        dormant = dict(config, acls=dict((name, [dict(e, text=e["text"].replace(" inactive", ""))
+                                                 for e in entries]) for name, entries in config["acls"].items()))
+        rules = find_smtp_rules(dormant, [(name, []) for name in sorted(config["acls"])], group_name, None)
+        servers = merge_sets(no_addresses(), *[r["destinations"] for r in rules])
+        served = dict((interface, servers) for interface in interfaces)
     return servers, served
 
 

@@ -54,6 +54,16 @@ def inbound(config, group_name, zones, mail_servers=None):
     models = dict((rule.origin["name"], rule) for path in policy.paths.values()
                   for stage, chain, rule in path.all_rules() if rule.key.startswith("rule|"))
     found = find_smtp_rules(config, models, untrust, group_name, mail_servers, policy.apps)[0]
+    if not found and mail_servers is None:
+        # A broken rule still says where mail should go (a disabled SMTP rule, one from another
+        # zone): its servers and zones are verified, and the engine proves they get no mail.
+        everywhere = dict(config, rules=[dict(rule, disabled=False) for rule in config["rules"]])
+        relaxed = build_policy(everywhere, apps=policy.apps)
+        all_models = dict((rule.origin["name"], rule) for path in relaxed.paths.values()
+                          for stage, chain, rule in path.all_rules() if rule.key.startswith("rule|"))
+        found = find_smtp_rules(everywhere, all_models, known, group_name, None, policy.apps)[0]
+        for item in found:
+            item["rule"] = dict(item["rule"], **{"from": untrust})
     servers = mail_servers
     if servers is None:
         servers = no_addresses()
