@@ -163,10 +163,10 @@ def test_check_converge_verify_idempotence_and_rollback(lab):
     assert our_objects(running) == ["TM_HES_150.70.149.0_27", "TM_HES_18.208.22.64_26"]
     assert fw.text("candidate") == fw.text("running")
     backups = os.listdir(fw.tmp / "backups")
-    assert len(backups) == 1 and backups[0].startswith("panos-fw1-")
+    assert len(backups) == 1 and backups[0].startswith("fw1.panos.")
     backup_path = fw.tmp / "backups" / backups[0]
     assert stat.S_IMODE(os.stat(backup_path).st_mode) == 0o600
-    assert json.loads(backup_path.read_text())["rules"] == {"Inbound-SMTP": ["any"]}
+    assert json.loads(backup_path.read_text())["restore"]["rules"] == {"Inbound-SMTP": ["any"]}
 
     playbook(os.path.join(HERE, "verify.yml"), inventory, "-e", "hes_probe_source=18.208.22.65",
              "-e", '{"hes_panos_expected_rules": ["Inbound-SMTP"]}')
