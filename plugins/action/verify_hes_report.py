@@ -38,6 +38,7 @@ ARGUMENT_SPEC = dict(
     outbound_interface=dict(type="str"),
     internal_sources=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
+    planned=dict(type="dict"),
 )
 
 
@@ -79,12 +80,16 @@ class ActionModule(ActionBase):
         del validation
         generated = now()
         try:
-            report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
-                                 args["group_name"], args["mail_servers"], args["host"], generated,
-                                 interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"],
-                                 other_ports=args["other_ports"], discovered=args["mail_servers_discovered"],
-                                 iifname=args["inbound_interface"], oifname=args["outbound_interface"],
-                                 internal_sources=args["internal_sources"])
+            if args["planned"]:
+                report = hv.evaluate_planned(args["vendor"], args["planned"], args["ranges"], args["group_name"],
+                                             args["host"], generated)
+            else:
+                report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
+                                     args["group_name"], args["mail_servers"], args["host"], generated,
+                                     interfaces=args["interfaces"], zones=args["zones"], hook=args["hook"],
+                                     other_ports=args["other_ports"], discovered=args["mail_servers_discovered"],
+                                     iifname=args["inbound_interface"], oifname=args["outbound_interface"],
+                                     internal_sources=args["internal_sources"])
         except (hv.VerifyError, NftablesError) as exc:
             result.update(failed=True, msg="emailsec.hes.verify_hes_report: %s" % to_native(exc))
             return result
@@ -106,7 +111,9 @@ class ActionModule(ActionBase):
         result.update(changed=False, status=report["status"], passed=report["status"] == "pass",
                       summary=hv.summary(report), checks=report["checks"], failures=report["failures"],
                       files=files, message=hv.failure_message(report) if report["status"] != "pass" else
-                      "emailsec.hes.verify: %s passed %d checks (%d n/a) and %d probes" % (
+                      "emailsec.hes.verify: %s passed %d checks (%d n/a) and %d probes%s" % (
                           args["host"], len([c for c in report["checks"] if c["status"] == "pass"]),
-                          len([c for c in report["checks"] if c["status"] == "n/a"]), len(report["probes"])))
+                          len([c for c in report["checks"] if c["status"] == "n/a"]), len(report["probes"]),
+                          " (check mode: the planned configuration was judged, the device was not asked)"
+                          if args["planned"] else ""))
         return result

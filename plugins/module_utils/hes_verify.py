@@ -219,6 +219,30 @@ def evaluate(vendor, config, answers, probes, ranges, group_name, mail_servers, 
     return build_report(host, vendor, rows, checks, ranges, mail_servers, group_name, generated, extra)
 
 
+def evaluate_planned(vendor, planned, ranges, group_name, host, generated):
+    """The report in check mode after a hardening role: the device still holds the old
+    configuration, so the planned one is judged, from the plan gate's answers on it (``planned``
+    is the role's ``hes_result``), and no probe is put to the device."""
+    findings = planned.get("findings") or {}
+    leaks, blocked = findings.get("leaks") or [], findings.get("blocked") or []
+    note = "check mode: the planned configuration is judged (the plan gate's answers); the device still " \
+        "holds the old one and was not asked"
+    checks = [_check("group_members", True, "%s: the plan makes %s hold exactly the ranges" % (note, group_name))]
+    checks.append(_check("smtp_rule", not blocked, "; ".join(
+        "on %s, %s blocks TCP/25 from %s, e.g. %s" % (b["path"], b["rule"], b["sources"], b["witness_text"])
+        for b in blocked) or "%s: every address of the ranges reaches every mail server on TCP/25" % note,
+        sorted(set(b["rule"] for b in blocked))))
+    checks.append(_check("no_broader_permit", not leaks, "; ".join(
+        "on %s, %s admits TCP/25 from %s, e.g. %s" % (b["path"], b["rule"], b["sources"], b["witness_text"])
+        for b in leaks) or "%s: nothing outside the ranges reaches a mail server on TCP/25" % note,
+        sorted(set(b["rule"] for b in leaks))))
+    for check_id in ("probes_smtp", "probes_other_ports"):
+        checks.append(_check(check_id, True, "check mode: the device still holds the old configuration", status="n/a"))
+    extra = {"planned": True, "differential": planned.get("differential", "")}
+    return build_report(host, vendor, [], checks, ranges, findings.get("mail_servers") or [], group_name, generated,
+                        extra)
+
+
 # ------------------------------------------------------------------------------- reports
 def describe_probe(row):
     where = " on %s" % row["ingress"] if row.get("ingress") else ""

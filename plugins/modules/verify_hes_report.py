@@ -106,6 +106,13 @@ options:
     type: list
     elements: str
     default: []
+  planned:
+    description:
+      - In check mode after a hardening role, that role's C(hes_result) - the planned configuration
+        is judged from the plan gate's answers on it instead of the device (which still holds the
+        old configuration), and the report says so. O(config), O(answers) and O(probes) are then
+        unused.
+    type: dict
   report_dir:
     description: Controller directory for the reports; not given means nothing is written.
     type: path

@@ -294,6 +294,24 @@ def test_panos_passes_after_the_panos_role(tmp_path, labs):
     assert all(p["rule"].startswith("Inbound-SMTP ") for p in report["probes"] if p["expect"] == "allow")
 
 
+def test_site_yml_in_check_mode_judges_the_planned_configuration(tmp_path, labs):
+    """The README's site.yml with --check on a firewall not yet hardened: verify judges the plan
+    (and passes), the device is not asked and not changed; and a plan that would leave SMTP open
+    fails in check mode too."""
+    site = os.path.join(REPO_ROOT, "tests", "integration", "verify_role", "site.yml")
+    fw = boot_panos(labs, LAB_PANOS)
+    run = Run(tmp_path, {"panos": {"fw1": panos_host(fw.port)}}, playbook=site, args=["--check"])
+    assert run.rc == 0, run.stdout[-3000:]
+    report = run.report("fw1")
+    assert report["status"] == "pass" and report["planned"] is True and report["probes"] == []
+    assert "check mode: the planned configuration is judged" in run.check("fw1", "smtp_rule")["detail"]
+    assert report["differential"].startswith("verdict changes: TCP/25 from outside the ranges to ")
+    broad = boot_panos(labs, os.path.join(CONFIGS, "panos-allow-all-above.xml"))
+    run = Run(tmp_path, {"panos": {"fw2": panos_host(broad.port, hes_panos_deny_after_rule=False)}}, playbook=site,
+              args=["--check"])
+    assert run.rc != 0
+
+
 def test_fleet_summary_of_two_vendors(tmp_path, labs):
     asa = boot_asa(labs, os.path.join(CONFIGS, "asa-hardened.cfg"))
     fw = boot_panos(labs, os.path.join(CONFIGS, "panos-allow-all-above.xml"))
