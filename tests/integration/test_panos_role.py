@@ -1,5 +1,5 @@
 """The panos role and modules through ansible-playbook against the PAN-OS emulator, and every
-case of the PAN-OS corpus (tests/unit/golden/panos/) through the module.
+case of the PAN-OS corpus (tests/unit/plugins/module_utils/panos/golden/) through the module.
 
 Every test boots its own emulator (stopped by pid) and reads the emulator's request log to
 assert what was, and was not, sent. TLS is verified throughout: the providers point `ca_path` at
@@ -28,7 +28,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as 
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
-from local_servers import self_signed_certificate  # noqa: E402
+from ansible_collections.emailsec.hes.tests.unit.local_servers import self_signed_certificate  # noqa: E402
 
 CONFIG = os.path.join(REPO_ROOT, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
@@ -463,7 +463,7 @@ def test_pinned_certificate_and_default_trust(lab):
 
 # ---------------------------------------------------------------- the plan gate, through the role
 
-GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "golden", "panos")
+GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "module_utils", "panos", "golden")
 CASE_RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
 
 

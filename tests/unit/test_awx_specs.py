@@ -46,7 +46,10 @@ def playbook_roles(playbook, seen=None):
             continue
         for role in play.get("roles", []):
             found.add((role["role"] if isinstance(role, dict) else role, "main"))
-        for task in play.get("tasks", []):
+        tasks = list(play.get("tasks", []))
+        while tasks:
+            task = tasks.pop(0)
+            tasks.extend(task.get("block", []))
             include = task.get("ansible.builtin.include_role") or task.get("ansible.builtin.import_role")
             if include:
                 found.add((include["name"], include.get("tasks_from", "main")))

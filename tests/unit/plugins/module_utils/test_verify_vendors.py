@@ -1,6 +1,6 @@
 """Verify on the engine for PAN-OS and nftables (plugins/module_utils/hes_verify.py with the
 panos and nftables adapters), and the input checks every vendor shares. The ASA side and the
-report renderings are in asa/test_verify.py."""
+report renderings are in asa/test_asa_verify.py."""
 import copy
 import json
 import os
@@ -49,7 +49,7 @@ def test_unknown_vendor_is_named():
 
 # ------------------------------------------------------------------------------- PAN-OS
 def panos_state(edit=None):
-    tree = ET.parse(os.path.join(REPO, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")).getroot()
+    tree = ET.parse(os.path.join(REPO, "tests", "unit", "fixtures", "panos-appdefault-smtp.xml")).getroot()
     config = tree if tree.tag == "config" else tree.find(".//config")
     vsys = panos_parse.find_vsys(config, "vsys1")
     addresses = vsys.find("address")

@@ -16,7 +16,7 @@ import json
 import os
 
 import pytest
-from golden import assert_golden
+from ansible_collections.emailsec.hes.tests.unit.golden_files import assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy, flow_verdict
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import replace_table

@@ -10,7 +10,7 @@ import os
 import re
 
 import pytest
-from golden import assert_golden as shared_assert_golden
+from ansible_collections.emailsec.hes.tests.unit.golden_files import assert_golden as shared_assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables import parse, render
 

@@ -1,4 +1,4 @@
-"""The corpus of adversarial PAN-OS rule bases (tests/unit/golden/panos/<case>/).
+"""The corpus of adversarial PAN-OS rule bases (tests/unit/plugins/module_utils/panos/golden/<case>/).
 
 Each case folder holds the candidate configuration (config.xml) and params.json: the planner's
 parameters, a note on what makes the rule base awkward, and the expected outcome - ``hardened``
@@ -13,16 +13,14 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from golden import golden_mismatch
+from ansible_collections.emailsec.hes.tests.unit.golden_files import golden_mismatch
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as pp
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import build_policy
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import parse_config
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import region_equal
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))))
-GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "panos")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 CASES = sorted(d for d in os.listdir(GOLDEN) if os.path.isdir(os.path.join(GOLDEN, d)))
 
 

@@ -1,7 +1,7 @@
 """PAN-OS planning (plugins/module_utils/panos/plan.py): naming, discovery on the engine,
 make-before-break plans, the edits applied as PAN-OS applies them, undo, backup and rollback.
 
-Plans are compared with golden files in tests/unit/golden/panos/ (`*.ref`); a mismatch writes
+Plans are compared with golden files in tests/unit/plugins/module_utils/panos/golden/ (`*.ref`); a mismatch writes
 `*.actual` beside it and fails. The adversarial corpus is in test_panos_golden.py.
 """
 import json
@@ -9,7 +9,7 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from golden import assert_golden
+from ansible_collections.emailsec.hes.tests.unit.golden_files import assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as pp
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import probe_arguments, probe_result
@@ -17,8 +17,8 @@ from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import Pa
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))))
-GOLDEN = os.path.join(REPO, "tests", "unit", "golden", "panos")
-LAB_CONFIG = os.path.join(REPO, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
+LAB_CONFIG = os.path.join(REPO, "tests", "unit", "fixtures", "panos-appdefault-smtp.xml")
 RANGES = ["18.208.22.64/26", "150.70.149.0/27", "2403:6200:8000::/40"]
 VSYS = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
 

@@ -11,7 +11,7 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from golden import assert_golden
+from ansible_collections.emailsec.hes.tests.unit.golden_files import assert_golden
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
 from ansible_collections.emailsec.hes.plugins.module_utils.asa import verify as av

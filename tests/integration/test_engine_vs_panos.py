@@ -26,8 +26,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import pa
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import evaluate_flow
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import make_flow
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BOOT_CONFIG = os.path.join(REPO, "tests", "lab", "panos_configs", "fw-appdefault-smtp.xml")
 VSYS = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
 ZONES = ("untrust", "trust", "dmz")

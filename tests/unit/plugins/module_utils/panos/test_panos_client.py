@@ -6,7 +6,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from local_servers import HttpsServer
+from ansible_collections.emailsec.hes.tests.unit.local_servers import HttpsServer
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
 

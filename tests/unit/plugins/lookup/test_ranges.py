@@ -7,7 +7,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_dataset
-from local_servers import DnsServer, HttpsServer, Tarpit, drip, endless_body, redirect_to
+from ansible_collections.emailsec.hes.tests.unit.local_servers import DnsServer, HttpsServer, Tarpit, drip, endless_body, redirect_to
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-from test_postfix_plan import ConfigDir, site_ranges
 
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix import table_paths
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.verify import (
@@ -17,6 +16,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.postfix.verify import
     queries,
     render_markdown,
 )
+from ansible_collections.emailsec.hes.tests.unit.plugins.module_utils.postfix.config_dir import ConfigDir, site_ranges
 
 POSTMAP = shutil.which("postmap", path=os.environ.get("PATH", "") + ":/usr/sbin")
 US = site_ranges("us")

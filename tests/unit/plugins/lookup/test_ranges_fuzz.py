@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
-from local_servers import DnsServer, HttpsServer
+from ansible_collections.emailsec.hes.tests.unit.local_servers import DnsServer, HttpsServer
 
 EXPLORE = os.environ.get("HES_FUZZ_EXPLORE") == "1"
 # Settings of this file only (no global profile: other files use hypothesis with their own).

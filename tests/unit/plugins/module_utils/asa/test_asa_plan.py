@@ -12,7 +12,7 @@ import json
 import os
 
 import pytest
-from golden import golden_mismatch
+from ansible_collections.emailsec.hes.tests.unit.golden_files import golden_mismatch
 
 from ansible_collections.emailsec.hes.plugins.module_utils.asa import model, parse, plan
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
