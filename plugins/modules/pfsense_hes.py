@@ -72,6 +72,11 @@ options:
         SMTP rule instead of refusing.
     type: bool
     default: false
+  expect_sha256:
+    description:
+      - The C(config_sha256) of an earlier run in check mode; when config.xml is no longer that file,
+        the module refuses and writes nothing (the role plans, backs up, then writes with it).
+    type: str
   root:
     description:
       - Where the firewall's file system starts. V(/) on a pfSense box; the directory of a
@@ -187,7 +192,6 @@ filter_loaded:
 """
 
 import os
-import re
 import tempfile
 import time
 
@@ -195,60 +199,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, check_network, parse_network
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense import php
+from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.box import CONFIG, PHP, box_path, read_bytes, read_tables
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import (
     ConfigError,
-    as_list,
     config_sha256,
-    get_path,
     parse_config,
     revision,
     revision_text,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.plan import PfsensePlanError, plan_hardening, plan_restore
-
-CONFIG = "cf/conf/config.xml"
-PHP = "usr/local/bin/php"
-TABLE_FILES = (("bogons", "etc/bogons"), ("bogonsv6", "etc/bogonsv6"))
-MAX_TABLE_BYTES = 64 * 1024 * 1024
-
-
-def box_path(root, relative):
-    return os.path.join(root, relative)
-
-
-def read_bytes(module, path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot read %s: %s" % (path, to_native(exc)))
-
-
-def read_table(path):
-    """The networks of a pf table file (one per line, '#' comments), or None when unreadable."""
-    try:
-        if os.path.getsize(path) > MAX_TABLE_BYTES:
-            return None
-        with open(path, "r") as handle:
-            return [line.split("#")[0].strip() for line in handle if line.split("#")[0].strip()]
-    except (IOError, OSError, UnicodeError):
-        return None
-
-
-def read_tables(root, config):
-    """The run-time tables the model resolves: bogons, and the file of every urltable alias."""
-    tables = {}
-    for name, relative in TABLE_FILES:
-        rows = read_table(box_path(root, relative))
-        if rows is not None:
-            tables[name] = rows
-    for alias in as_list(get_path(config, "aliases/alias")):
-        if isinstance(alias, dict) and alias.get("type") == "urltable" and re.fullmatch(r"[A-Za-z0-9_]{1,31}", alias.get("name") or ""):
-            rows = read_table(box_path(root, "var/db/aliastables/%s.txt" % alias["name"]))
-            if rows is not None:
-                tables["urltable:%s" % alias["name"]] = rows
-    return tables
-
 
 def run_php(module, root, request):
     binary = box_path(root, PHP)
@@ -285,6 +244,10 @@ def checked_ranges(module):
 
 def harden(module, root, text, config, sha):
     params = module.params
+    if params["expect_sha256"] and params["expect_sha256"] != sha:
+        module.fail_json(msg="config.xml changed since the plan was made (now revision %s); nothing was written. "
+                             "Run again to plan on the new configuration" % revision_text(revision(config)),
+                         changed=False, config_sha256=sha, revision_before=revision(config))
     try:
         result = plan_hardening(config, checked_ranges(module), interface=params["interface"],
                                 alias_name=params["alias_name"], mail_servers=params["mail_servers"],
@@ -394,6 +357,7 @@ def main():
             alias_name=dict(type="str", default="TM_HES_IP_RANGE"),
             mail_servers=dict(type="list", elements="str", default=[]),
             deny_after_permit=dict(type="bool", default=False),
+            expect_sha256=dict(type="str"),
             root=dict(type="path", default="/"),
             restore=dict(type="dict"),
             restore_config=dict(type="str", no_log=True),
