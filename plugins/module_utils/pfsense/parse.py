@@ -6,8 +6,8 @@
 ``parse_config(text)`` gives what pfSense's ``parse_xml_config()`` (src/etc/inc/xmlparse.inc)
 gives PHP: tag names lower-cased; an element that has neither text nor children is ``""``; the
 tags of ``LIST_TAGS`` are always lists (``<rule>`` once is a one-item list), any other tag that
-occurs twice is an error; text loses surrounding tabs and newlines and has XML entities decoded a
-second time (xmlparse's ``html_entity_decode`` after expat's), CDATA alike.
+occurs twice is an error; text is handled chunk by chunk as PHP's xml extension delivers it (see
+``_Reader``), which the lab checks against the real xmlparse.inc under php-cli.
 
 ``dump_element(tag, value, indent)`` writes one element the way ``dump_xml_config_sub()`` does:
 tab indentation, ``<x></x>`` for empty values, CDATA for the descriptive fields, ``htmlentities``
@@ -28,7 +28,7 @@ __metaclass__ = type
 import copy
 import hashlib
 import re
-import xml.etree.ElementTree as ET
+from xml.parsers import expat
 
 # xmlparse.inc listtags(): these tags are lists wherever they occur.
 LIST_TAGS = frozenset((
@@ -86,46 +86,101 @@ def _decode_entities(text):
     return _ENTITY.sub(one, text)
 
 
-def _text_value(text):
-    data = (text or "").strip("\t\n\r")
-    if data.strip(" ") == "":
-        return ""
-    return _decode_entities(data)
+class _Reader(object):
+    """xmlparse.inc's handlers, fed as PHP's xml extension feeds them: a run of character data is one
+    chunk up to an entity reference, the reference is a chunk of its own, a CDATA section is one
+    chunk. Each chunk loses surrounding tabs and newlines and is html_entity_decode()d on its own
+    (so CDATA is decoded twice, ``&amp;amp;`` in plain text once); an element without data or
+    children is ``""``; list tags are lists."""
 
+    def __init__(self, source):
+        self.source = source
+        self.root = {}
+        self.stack = [[self.root, None, ""]]
+        self.pending = None
+        self.pending_entity = False
+        self.in_cdata = False
+        self.parser = None
 
-def _convert(element, path):
-    children = list(element)
-    if not children:
-        return _text_value(element.text)
-    out = {}
-    for child in children:
-        if not isinstance(child.tag, str):
-            continue
-        tag = child.tag.lower()
-        value = _convert(child, path + "/" + tag)
+    def start(self, name, attributes):
+        self.flush()
+        tag = name.lower()
+        top = self.stack[-1]
+        if not isinstance(top[0], dict):
+            top[0] = {}
+            if top[1] is not None:
+                top[1][0][top[1][1]] = top[0]
+        parent, path = top[0], top[2]
         if tag in LIST_TAGS:
-            items = out.get(tag)
+            items = parent.get(tag)
             if not isinstance(items, list):
-                items = out[tag] = []
-            # xmlparse.inc drops a list element that is an empty string.
-            if isinstance(value, dict) or value != "":
-                items.append(value)
-        elif tag in out:
+                items = parent[tag] = []
+            items.append("")
+            slot = (items, len(items) - 1)
+        elif tag in parent:
             raise ConfigError("XML error: %s at %s cannot occur more than once" % (tag, path or "/"))
         else:
-            out[tag] = value
-    return out if out else ""
+            parent[tag] = ""
+            slot = (parent, tag)
+        self.stack.append([None, slot, path + "/" + tag])
+
+    def end(self, name):
+        self.flush()
+        value, (container, key), path = self.stack.pop()
+        if value is None:
+            container[key] = ""
+        # xmlparse.inc drops a list element that is an empty string.
+        if isinstance(container, list) and container[key] == "":
+            container.pop()
+
+    def data(self, text):
+        entity = not self.in_cdata and self.source[self.parser.CurrentByteIndex:self.parser.CurrentByteIndex + 1] == b"&"
+        if self.pending is not None and (entity or self.pending_entity):
+            self.flush()
+        self.pending = (self.pending or "") + text
+        self.pending_entity = entity
+
+    def cdata_start(self):
+        self.flush()
+        self.in_cdata = True
+
+    def cdata_end(self):
+        self.flush()
+        self.in_cdata = False
+
+    def flush(self):
+        if self.pending is None:
+            return
+        text, self.pending = self.pending.strip("\t\n\r"), None
+        top = self.stack[-1]
+        if text == "" or isinstance(top[0], dict) or top[1] is None:
+            return
+        if isinstance(top[0], str):
+            top[0] = top[0] + _decode_entities(text)
+        elif text.strip(" ") != "":
+            top[0] = _decode_entities(text)
+        else:
+            return
+        top[1][0][top[1][1]] = top[0]
 
 
 def parse_config(text):
     """config.xml text -> the pfSense configuration array (dicts, lists and strings)."""
+    source = text.encode("utf-8") if isinstance(text, str) else text
+    reader = _Reader(source)
+    parser = reader.parser = expat.ParserCreate()
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.data
+    parser.StartCdataSectionHandler = reader.cdata_start
+    parser.EndCdataSectionHandler = reader.cdata_end
     try:
-        root = ET.fromstring(text.encode("utf-8") if isinstance(text, str) else text)
-    except ET.ParseError as exc:
+        parser.Parse(source, True)
+    except expat.ExpatError as exc:
         raise ConfigError("config.xml is not well-formed XML: %s" % exc)
-    if root.tag.lower() != ROOT_TAG:
-        raise ConfigError("config.xml: the root element is <%s>, not <%s>" % (root.tag, ROOT_TAG))
-    config = _convert(root, "")
+    if list(reader.root) != [ROOT_TAG]:
+        raise ConfigError("config.xml: the root element is <%s>, not <%s>" % ("/".join(reader.root), ROOT_TAG))
+    config = reader.root[ROOT_TAG]
     return config if isinstance(config, dict) else {}
 
 
