@@ -153,7 +153,9 @@ changes:
   returned: when hardening
   type: dict
 findings:
-  description: The SMTP rules found (label, status, category, linked port forward), mail servers, the alias as found, leaks and blocked flows after the plan, the model's notes.
+  description:
+    - The SMTP rules found (label, status, category, linked port forward), the mail servers, the alias as
+      found, the leaks and blocked flows after the plan, and the model's notes.
   returned: when hardening
   type: dict
 differential:
@@ -208,6 +210,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import 
     revision_text,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.plan import PfsensePlanError, plan_hardening, plan_restore
+
 
 def run_php(module, root, request):
     binary = box_path(root, PHP)

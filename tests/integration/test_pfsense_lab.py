@@ -55,7 +55,8 @@ class Lab:
                    json.dumps(dict({"hes_backup_dir": str(self.tmp / "backups"),
                                     "hes_verify_report_dir": str(self.tmp / "reports")}, **(extra or {})))]
         environment = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
-        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=environment, timeout=600)
+        proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=environment, timeout=600,
+                              check=False)
         try:
             report = json.loads(proc.stdout[proc.stdout.index("{"):])
         except ValueError:
@@ -107,10 +108,10 @@ def test_check_mode_harden_second_run_verify_and_rollback(lab):
     leak = report["engine"]["leaks"][0]
     assert leak["rule"].startswith('rule "Inbound SMTP to mail relay" on wan') or leak["rule"].startswith('rule "NAT SMTP')
 
+    php_runs = len(lab.box.events("php"))
     rc, stats, results, out = lab.play("harden.yml", "--check", "--diff")
     assert rc == 0 and stats["changed"] == 1, out
-    assert lab.box.config_text() == before and lab.box.events("php") == [e for e in lab.box.events("php")
-                                                                          if e["args"][0] == "-r"]
+    assert lab.box.config_text() == before and len(lab.box.events("php")) == php_runs
     plan = task(results, "Plan on config.xml")
     assert [d["before_header"] for d in plan["diff"]] == [
         'config.xml aliases/alias/0 "TM_HES_IP_RANGE"', 'config.xml filter/rule/3 "Inbound SMTP to mail relay"',

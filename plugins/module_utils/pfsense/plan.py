@@ -622,8 +622,8 @@ def plan_restore(current_text, backup_text, meta, force=False):
     out["changed"] = True
     if config_sha256(current_text) != meta["written_sha256"]:
         message = ("config.xml changed after the hardening wrote it (now revision %s); restoring the saved revision "
-                   "(%s) would undo that change as well" % (revision_text(revision(current)),
-                                                             revision_text(revision(saved))))
+                   "(%s) would undo that change as well"
+                   % (revision_text(revision(current)), revision_text(revision(saved))))
         if force:
             out["warnings"].append(message)
         else:

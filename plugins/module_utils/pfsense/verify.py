@@ -161,8 +161,8 @@ def evaluate(config, ranges, interface, alias_name, pf, host, generated, mail_se
         member = pf["tests"].get(probe["source"]) == 0
         actual = "allow" if member and rule_loaded else "deny"
         row = dict(probe)
-        row.update(actual=actual, rule="pfctl -t %s -T test %s: %s" % (alias_name, probe["source"],
-                                                                        "match" if member else "no match"),
+        answer = "match" if member else "no match"
+        row.update(actual=actual, rule="pfctl -t %s -T test %s: %s" % (alias_name, probe["source"], answer),
                    detail=None if rule_loaded else "the SMTP rule from <%s> is not loaded" % alias_name)
         row["agree"] = probe["engine"] == "uncertain" or actual == probe["engine"]
         row["ok"] = row["agree"] and actual == probe["expect"]
@@ -172,11 +172,11 @@ def evaluate(config, ranges, interface, alias_name, pf, host, generated, mail_se
     if not planned["other_ports"]:
         checks.append(_check("probes_other_ports", True, "no other port asked", status="n/a"))
     else:
-        checks.append(_check("probes_other_ports", not bad, "; ".join(
-            "TCP/%d from the ranges to %s: engine says %s, expected %s" % (o["port"], o["destination"],
-                                                                        "/".join(o["engine"]), o["expect"])
-            for o in bad) or "the engine proves TCP/%s from the ranges to every mail server gets the expected verdict"
-            % ", ".join(str(p) for p in sorted(others))))
+        detail = "; ".join("TCP/%d from the ranges to %s: engine says %s, expected %s"
+                           % (o["port"], o["destination"], "/".join(o["engine"]), o["expect"]) for o in bad)
+        checks.append(_check("probes_other_ports", not bad, detail or (
+            "the engine proves TCP/%s from the ranges to every mail server gets the expected verdict"
+            % ", ".join(str(p) for p in sorted(others)))))
     extra = {"interface": interface,
              "engine": {"leaks": planned["answers"]["leaks"], "blocked": planned["answers"]["blocked"],
                         "notes": policy.notes, "other_ports": planned["other_ports"]},
