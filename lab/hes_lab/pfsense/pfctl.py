@@ -68,6 +68,14 @@ def _ports(words, index):
     return ranges, index
 
 
+def _endpoint(rule, word, words, index):
+    """``from|to ADDRESS [port PORTS]`` into the rule; the index after it."""
+    rule[word], index = _address(words, index)
+    if index < len(words) and words[index] == "port":
+        rule["sport" if word == "from" else "dport"], index = _ports(words, index + 1)
+    return index
+
+
 def parse_rule(words):
     rule = {"action": words[0], "direction": None, "quick": False, "on": [], "af": None, "proto": [],
             "from": {"not": False, "items": ["any"]}, "sport": None, "to": {"not": False, "items": ["any"]},
@@ -89,20 +97,13 @@ def parse_rule(words):
         elif word == "on":
             rule["on"], index = _list(words, index + 1)
         elif word in ("inet", "inet6"):
-            rule["af"] = word
-            index += 1
+            rule["af"], index = word, index + 1
         elif word == "proto":
             rule["proto"], index = _list(words, index + 1)
         elif word == "all":
             index += 1
-        elif word == "from":
-            rule["from"], index = _address(words, index + 1)
-            if index < len(words) and words[index] == "port":
-                rule["sport"], index = _ports(words, index + 1)
-        elif word == "to":
-            rule["to"], index = _address(words, index + 1)
-            if index < len(words) and words[index] == "port":
-                rule["dport"], index = _ports(words, index + 1)
+        elif word in ("from", "to"):
+            index = _endpoint(rule, word, words, index + 1)
         elif word == "flags":
             index += 2
         elif word in ("keep", "no"):
@@ -132,14 +133,8 @@ def parse_rdr(words):
             rule["af"], index = word, index + 1
         elif word == "proto":
             rule["proto"], index = _list(words, index + 1)
-        elif word == "from":
-            rule["from"], index = _address(words, index + 1)
-            if index < len(words) and words[index] == "port":
-                rule["sport"], index = _ports(words, index + 1)
-        elif word == "to":
-            rule["to"], index = _address(words, index + 1)
-            if index < len(words) and words[index] == "port":
-                rule["dport"], index = _ports(words, index + 1)
+        elif word in ("from", "to"):
+            index = _endpoint(rule, word, words, index + 1)
         elif word == "->":
             rule["target"] = words[index + 1]
             index += 2
