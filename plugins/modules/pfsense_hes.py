@@ -30,6 +30,9 @@ description:
     is restored at once and the task fails.
   - A second run with the same input finds nothing to do, runs no PHP and reloads nothing.
   - With O(restore), brings back the revision a hardening saved, with pfSense's C(config_restore()).
+  - The role emailsec.hes.pfsense runs it twice - in check mode to plan, then, after the backup, with
+    O(expect_sha256) and the same O(now), so that the second run writes exactly the edits planned
+    and backed up.
 options:
   ranges:
     description:
@@ -83,17 +86,21 @@ options:
         C(hes-lab pfsense) box in the lab.
     type: path
     default: /
+  now:
+    description:
+      - The time (seconds since the epoch) stamped into the C(updated) and C(created) elements of the
+        rules the plan edits, as the GUI stamps them. Default - the time of the run.
+    type: int
   restore:
     description:
-      - The metadata of a backup written by the role (C(format), C(config_sha256), C(written_sha256)).
-        With it and O(restore_config), the module restores that revision instead of hardening.
+      - The restore data of a backup written by the role (the C(restore) part of an
+        C(emailsec.hes.hes_backup) file - C(config_xml), C(config_sha256), C(edits)). With it the
+        module brings that revision back instead of hardening. It holds config.xml, secrets
+        included, so it is never logged.
     type: dict
-  restore_config:
-    description: The saved config.xml itself (it holds secrets, so it is never logged).
-    type: str
   force:
     description:
-      - With O(restore), restore even when config.xml changed after the hardening wrote it (that
+      - With O(restore), restore even when config.xml is no longer what the hardening wrote (that
         later change is then undone too).
     type: bool
     default: false
@@ -132,10 +139,18 @@ EXAMPLES = r"""
     mail_servers: [198.51.100.25]
     deny_after_permit: true
 
-- name: Bring back the revision a hardening saved
+- name: The newest backup of this firewall
+  emailsec.hes.hes_backup:
+    state: read
+    directory: "{{ hes_backup_dir }}"
+    host: "{{ inventory_hostname }}"
+    vendor: pfsense
+  register: saved
+  no_log: true
+
+- name: Bring back the revision that backup saved
   emailsec.hes.pfsense_hes:
-    restore: "{{ lookup('ansible.builtin.file', 'backups/pfsense-fw1-20250101T000000Z.json') | from_json }}"
-    restore_config: "{{ lookup('ansible.builtin.file', 'backups/pfsense-fw1-20250101T000000Z.xml') }}"
+    restore: "{{ saved.restore }}"
 """
 
 RETURN = r"""
@@ -183,6 +198,15 @@ config_sha256:
   description: SHA-256 of config.xml as read.
   returned: always
   type: str
+device:
+  description: The firewall's identity from config.xml (C(hostname) - host name and domain), for the backup.
+  returned: always
+  type: dict
+commands:
+  description: The lines of config.xml that change (C(-) as it is, C(+) as it will be written), element by element.
+  returned: when hardening
+  type: list
+  elements: str
 written_sha256:
   description: SHA-256 of config.xml as written.
   returned: when changed and not in check mode
@@ -193,6 +217,7 @@ filter_loaded:
   type: bool
 """
 
+import difflib
 import os
 import tempfile
 import time
@@ -209,7 +234,12 @@ from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import 
     revision,
     revision_text,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.plan import PfsensePlanError, plan_hardening, plan_restore
+from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.plan import (
+    PfsensePlanError,
+    device_identity,
+    plan_hardening,
+    plan_restore,
+)
 
 
 def run_php(module, root, request):
@@ -245,6 +275,17 @@ def checked_ranges(module):
     return out
 
 
+def changed_lines(preview):
+    """The changed lines of each element, as a unified diff shows them."""
+    lines = []
+    for item in preview:
+        lines.append("@@ %s" % item["before_header"])
+        for line in difflib.unified_diff(item["before"].splitlines(), item["after"].splitlines(), lineterm="", n=0):
+            if line[:1] in "+-" and not line.startswith(("+++", "---")):
+                lines.append(line.replace("\t", "  "))
+    return lines
+
+
 def harden(module, root, text, config, sha):
     params = module.params
     if params["expect_sha256"] and params["expect_sha256"] != sha:
@@ -255,12 +296,13 @@ def harden(module, root, text, config, sha):
         result = plan_hardening(config, checked_ranges(module), interface=params["interface"],
                                 alias_name=params["alias_name"], mail_servers=params["mail_servers"],
                                 deny_after_permit=params["deny_after_permit"], tables=read_tables(root, config),
-                                now=int(time.time()))
+                                now=params["now"] if params["now"] is not None else int(time.time()))
     except (PfsensePlanError, ConfigError) as exc:
         module.fail_json(msg=to_native(exc), config_sha256=sha, revision_before=revision(config))
     output = {"edits": result["edits"], "description": result["description"], "changes": result["changes"],
               "findings": result["findings"], "differential": result["gate"]["differential"],
-              "errors": result["errors"], "config_sha256": sha, "revision_before": revision(config)}
+              "errors": result["errors"], "config_sha256": sha, "revision_before": revision(config),
+              "device": device_identity(config), "commands": changed_lines(result["preview"])}
     if result["errors"]:
         module.fail_json(msg="emailsec.hes.pfsense_hes refuses to change %s: %s"
                              % (params["interface"], " | ".join(result["errors"])), changed=False, **output)
@@ -315,14 +357,12 @@ def relative_to_root(root, path):
 
 def restore(module, root, text, config, sha):
     params = module.params
-    if params["restore_config"] is None:
-        module.fail_json(msg="restore needs restore_config (the saved config.xml)")
     try:
-        result = plan_restore(text, params["restore_config"], params["restore"], params["force"])
+        result = plan_restore(text, params["restore"], params["force"])
     except (PfsensePlanError, ConfigError) as exc:
         module.fail_json(msg=to_native(exc))
     output = {"edits": [], "errors": result["errors"], "config_sha256": sha, "revision_before": revision(config),
-              "saved_revision": result["saved_revision"]}
+              "saved_revision": result["saved_revision"], "device": device_identity(config)}
     for warning in result["warnings"]:
         module.warn(warning)
     if result["errors"]:
@@ -337,7 +377,7 @@ def restore(module, root, text, config, sha):
     if not (os.path.exists(history) and config_sha256(read_bytes(module, history)) == params["restore"]["config_sha256"]):
         handle, temporary = tempfile.mkstemp(prefix="emailsec-hes-restore-", suffix=".xml", dir=box_path(root, "tmp"))
         with os.fdopen(handle, "wb") as out:
-            out.write(params["restore_config"].encode("utf-8"))
+            out.write(params["restore"]["config_xml"].encode("utf-8"))
         history = temporary
     try:
         answer = run_php(module, root, php.request("restore", sha, path=os.path.abspath(history),
@@ -362,8 +402,8 @@ def main():
             deny_after_permit=dict(type="bool", default=False),
             expect_sha256=dict(type="str"),
             root=dict(type="path", default="/"),
-            restore=dict(type="dict"),
-            restore_config=dict(type="str", no_log=True),
+            now=dict(type="int"),
+            restore=dict(type="dict", no_log=True),
             force=dict(type="bool", default=False),
         ),
         required_one_of=[("ranges", "restore")],

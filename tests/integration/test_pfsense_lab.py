@@ -10,6 +10,7 @@ its pfctl loaded.
 """
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -136,19 +137,21 @@ def test_check_mode_harden_second_run_verify_and_rollback(lab):
     loaded = lab.box.pfctl("-sr").stdout
     assert "from <TM_HES_IP_RANGE> to 198.51.100.25 port = smtp" in loaded and "ridentifier 1700000101" in loaded
     assert lab.box.pfctl("-t", "TM_HES_IP_RANGE", "-T", "show").stdout.split() == ["192.0.2.64/26", "203.0.113.0/25"]
-    record, xml = lab.backups()
-    assert xml.endswith(".xml") and record == xml[:-4] + ".json"
-    for name in (xml, record):
-        assert stat.S_IMODE(os.stat(lab.tmp / "backups" / name).st_mode) == 0o600
+    [backup] = lab.backups()
+    assert re.fullmatch(r"fw1\.pfsense\.\d{8}T\d{12}Z\.json", backup)
+    assert stat.S_IMODE(os.stat(lab.tmp / "backups" / backup).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(lab.tmp / "backups").st_mode) == 0o700
-    with open(lab.tmp / "backups" / xml) as handle:
-        assert handle.read() == before
+    with open(lab.tmp / "backups" / backup) as handle:
+        saved = json.load(handle)
+    assert (saved["host"], saved["vendor"], saved["device"]) == ("fw1", "pfsense", {"hostname": "fw1.example.net"})
+    assert saved["restore"]["config_xml"] == before and saved["restore"]["edits"] == written["edits"]
+    assert "<bcrypt" not in out and "Local Database" not in json.dumps(task(results, "Write the backup"))
 
     php_runs = len(lab.box.events("php"))
     rc, stats, results, out = lab.play("harden.yml")
     assert rc == 0 and stats["changed"] == 0, out
     assert len(lab.box.events("php")) == php_runs and len(lab.box.events("write_config")) == 1
-    assert lab.backups() == [record, xml]
+    assert lab.backups() == [backup]
 
     rc, stats, results, out = lab.play("verify.yml")
     assert rc == 0, out
@@ -209,15 +212,16 @@ def test_php_that_dies_gives_a_clear_failure_and_no_change(lab):
 def test_rollback_refuses_when_the_configuration_changed_after_the_hardening(lab):
     rc, stats, results, out = lab.play("harden.yml")
     assert rc == 0, out
-    edit = lab.box.php("require_once('config.inc'); config_set_path('system/hostname', 'fw1-renamed');"
+    edit = lab.box.php("require_once('config.inc'); config_set_path('system/timeservers', 'ntp.example.net');"
                        " write_config('System: General Setup');")
     assert edit.returncode == 0, edit.stderr
     rc, stats, results, out = lab.play("rollback.yml")
     assert rc != 0 and "changed after the hardening wrote it" in failure(results), out
-    assert lab.config()["system"]["hostname"] == "fw1-renamed"
+    assert lab.config()["system"]["timeservers"] == "ntp.example.net"
     rc, stats, results, out = lab.play("rollback.yml", extra={"hes_pfsense_rollback_force": True})
     assert rc == 0, out
-    assert lab.config()["system"]["hostname"] == "fw1" and "aliases" in lab.config()
+    assert lab.config()["system"]["timeservers"] == "2.pfsense.pool.ntp.org"
+    assert lab.config()["aliases"] == ""
 
 
 def test_release_2_8_signatures(tmp_path):

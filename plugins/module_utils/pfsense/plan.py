@@ -64,7 +64,6 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     no_addresses,
 )
 
-BACKUP_FORMAT = 1
 SMTP_PORT = 25
 DEFAULT_ALIAS = "TM_HES_IP_RANGE"
 ALIAS_DESCR = "Trend Micro Email Security (HES) delivery ranges - managed by emailsec.hes"
@@ -591,36 +590,59 @@ def _nothing_found(interface, alias_name, given):
 
 # ---------------------------------------------------------------- restoring the saved revision
 
-def check_backup_meta(meta):
-    if not isinstance(meta, dict) or meta.get("format") != BACKUP_FORMAT:
-        raise PfsensePlanError("backup: not an emailsec.hes pfSense backup (format %r, expected %d)"
-                               % (meta.get("format") if isinstance(meta, dict) else meta, BACKUP_FORMAT))
-    for key in ("config_sha256", "written_sha256"):
-        if not isinstance(meta.get(key), str) or not re.fullmatch(r"[0-9a-f]{64}", meta[key]):
-            raise PfsensePlanError("backup: %s is missing or not a SHA-256" % key)
-    return meta
+def _hostname(config):
+    system = config.get("system") if isinstance(config.get("system"), dict) else {}
+    return ".".join(p for p in (system.get("hostname"), system.get("domain")) if p)
 
 
-def plan_restore(current_text, backup_text, meta, force=False):
-    """Whether and how to bring back the saved revision: ``{changed, errors, warnings, preview,
-    saved_revision, current_revision}``. Refuses a backup whose content is not the one recorded,
-    and (unless ``force``) a firewall whose configuration changed after our hardening wrote it,
-    because restoring would undo that change as well."""
-    check_backup_meta(meta)
-    if config_sha256(backup_text) != meta["config_sha256"]:
+def device_identity(config):
+    """What a backup records of the firewall it was taken on."""
+    return {"hostname": _hostname(config)}
+
+
+def backup_restore_data(text, sha, edits):
+    """The vendor part of the backup envelope (module_utils/hes_backup.py): config.xml as the plan
+    read it, its SHA-256, and the edits the write applied to it."""
+    return {"config_sha256": sha, "config_xml": text, "edits": edits}
+
+
+def check_restore_data(data):
+    if not isinstance(data, dict) or not isinstance(data.get("config_xml"), str) or \
+            not isinstance(data.get("edits"), list):
+        raise PfsensePlanError("backup: restore data is missing config_xml or edits")
+    if not isinstance(data.get("config_sha256"), str) or not re.fullmatch(r"[0-9a-f]{64}", data["config_sha256"]):
+        raise PfsensePlanError("backup: config_sha256 is missing or not a SHA-256")
+    if config_sha256(data["config_xml"]) != data["config_sha256"]:
         raise PfsensePlanError("backup: the saved config.xml does not match the SHA-256 recorded when it was saved "
-                               "(%s); refusing to restore it" % meta["config_sha256"][:12])
+                               "(%s); refusing to restore it" % data["config_sha256"][:12])
+    return data
+
+
+def plan_restore(current_text, data, force=False):
+    """Whether and how to bring back the saved revision: ``{changed, errors, warnings, preview,
+    saved_revision, current_revision}``. Refuses a backup whose content is not the one recorded or
+    that was taken on another firewall, and (unless ``force``) a firewall whose configuration is
+    no longer what the hardening wrote (the saved revision plus the recorded edits), because
+    restoring would undo that later change as well."""
+    check_restore_data(data)
     try:
-        saved = parse_config(backup_text)
+        saved = parse_config(data["config_xml"])
     except ConfigError as exc:
         raise PfsensePlanError("backup: %s" % exc)
     current = parse_config(current_text)
+    if _hostname(saved) != _hostname(current):
+        raise PfsensePlanError("backup: taken on %s, but this firewall is %s; refusing to restore another "
+                               "firewall's configuration" % (_hostname(saved) or "?", _hostname(current) or "?"))
     out = {"changed": False, "errors": [], "warnings": [], "preview": [],
            "saved_revision": revision(saved), "current_revision": revision(current)}
     if without_revision(current) == without_revision(saved):
         return out
     out["changed"] = True
-    if config_sha256(current_text) != meta["written_sha256"]:
+    try:
+        written = apply_edits(saved, data["edits"])
+    except (ConfigError, KeyError, TypeError, ValueError):
+        written = None
+    if written is None or without_revision(written) != without_revision(current):
         message = ("config.xml changed after the hardening wrote it (now revision %s); restoring the saved revision "
                    "(%s) would undo that change as well"
                    % (revision_text(revision(current)), revision_text(revision(saved))))
@@ -628,11 +650,11 @@ def plan_restore(current_text, backup_text, meta, force=False):
             out["warnings"].append(message)
         else:
             out["errors"].append(message + "; set hes_pfsense_rollback_force to restore anyway")
-    for section, tag in (("aliases", "aliases"), ("filter", "filter"), ("nat", "nat")):
+    for section in ("aliases", "filter", "nat"):
         old, new = current.get(section), saved.get(section)
         if old != new:
             header = "config.xml %s" % section
             out["preview"].append({"before_header": header, "after_header": header + " (saved revision)",
-                                   "before": dump_element(tag, old if old is not None else "", 1),
-                                   "after": dump_element(tag, new if new is not None else "", 1)})
+                                   "before": dump_element(section, old if old is not None else "", 1),
+                                   "after": dump_element(section, new if new is not None else "", 1)})
     return out

@@ -230,15 +230,18 @@ def test_disabled_filter_passes_everything():
     assert _verdict(path, "5.6.7.8", port=22) == "permit"
 
 
-def test_restore_refuses_a_later_change_and_a_tampered_backup():
+def test_restore_refuses_a_later_change_another_firewall_and_a_tampered_backup():
     folder, text, params = load_case("plain_wan_rule")
-    written = parse.dump_config(PLANS["plain_wan_rule"][5]["after"])
-    meta = {"format": 1, "config_sha256": parse.config_sha256(text), "written_sha256": parse.config_sha256(written)}
-    assert plan.plan_restore(written, text, meta)["changed"]
-    assert not plan.plan_restore(written, text, meta)["errors"]
+    result = PLANS["plain_wan_rule"][5]
+    written = parse.dump_config(dict(result["after"], revision={"time": "1732950001", "description": "x"}))
+    data = plan.backup_restore_data(text, parse.config_sha256(text), result["edits"])
+    assert plan.plan_restore(written, data)["changed"]
+    assert not plan.plan_restore(written, data)["errors"]
     later = written.replace("Web server", "Web servers")
-    assert "changed after the hardening" in plan.plan_restore(later, text, meta)["errors"][0]
-    assert plan.plan_restore(later, text, meta, force=True)["warnings"]
-    assert not plan.plan_restore(text, text, meta)["changed"]
+    assert "changed after the hardening" in plan.plan_restore(later, data)["errors"][0]
+    assert plan.plan_restore(later, data, force=True)["warnings"]
+    assert not plan.plan_restore(text, data)["changed"]
+    with pytest.raises(plan.PfsensePlanError, match="taken on fw1.example.net, but this firewall is fw2"):
+        plan.plan_restore(written.replace("<hostname>fw1<", "<hostname>fw2<"), data)
     with pytest.raises(plan.PfsensePlanError, match="does not match the SHA-256"):
-        plan.plan_restore(written, text.replace("fw1", "fw2"), meta)
+        plan.plan_restore(written, dict(data, config_xml=text.replace("Web server", "Web")))
