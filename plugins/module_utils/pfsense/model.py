@@ -135,12 +135,24 @@ def _address(text):
         return None
 
 
+def resolve_tables(tables):
+    """Table rows (CIDR strings) -> address sets, once, for every policy built from them; a table
+    already resolved is kept."""
+    out = {}
+    for name, rows in (tables or {}).items():
+        if rows is None or isinstance(rows, dict):
+            out[name] = rows
+        else:
+            out[name] = address_sets(n for n in (_network(r) for r in rows) if n is not None)
+    return out
+
+
 class Context(object):
     """What operand resolution needs from one configuration (and the tables read beside it)."""
 
     def __init__(self, config, tables=None):
         self.config = config
-        self.tables = tables or {}
+        self.tables = resolve_tables(tables)
         self.aliases = {}
         for alias in as_list(get_path(config, "aliases/alias")):
             if isinstance(alias, dict) and alias.get("name"):
@@ -228,8 +240,7 @@ class Context(object):
             if rows is None:
                 doubt.add("urltable alias %s: its table file was not read" % name)
                 return _span(_one_family(any_addresses(), family), no_addresses())
-            nets = [n for n in (_network(r) for r in rows) if n is not None and n.version == family]
-            return _span(address_sets(nets))
+            return _span(_one_family(rows, family))
         if name in seen:
             return _span(no_addresses())
         low, high = no_addresses(), no_addresses()
@@ -610,8 +621,7 @@ def system_rules(ctx, name):
                 out.append(_system_rule("system:%s:%s" % (table, name), label, everything, (family,),
                                         uncertain=["table <%s>: its file was not read" % table], minimum=no_addresses()))
             else:
-                nets = [n for n in (_network(r) for r in rows) if n is not None and n.version == family]
-                out.append(_system_rule("system:%s:%s" % (table, name), label, address_sets(nets), (family,)))
+                out.append(_system_rule("system:%s:%s" % (table, name), label, rows, (family,)))
     if "blockpriv" in data:
         for family, blocks in PRIVATE_BLOCKS:
             sets = address_sets([ipaddress.ip_network(b) for b in blocks])

@@ -33,7 +33,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
-from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.model import build_policy
+from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.model import build_policy, resolve_tables
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import (
     ConfigError,
     apply_edits,
@@ -505,6 +505,7 @@ def plan_hardening(config, ranges, interface="wan", alias_name=DEFAULT_ALIAS, ma
         raise PfsensePlanError("user: %r is not a plain user name" % (user,))
     entries = range_entries(ranges)
     range_sets = address_sets([net for net, detail in entries])
+    tables = resolve_tables(tables)
     given = _networks(mail_servers, "hes_pfsense_mail_servers")
     given_sets = address_sets(given) if given else None
 
