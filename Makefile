@@ -11,7 +11,7 @@ SANITY_ROOT := build/sanity/ansible_collections/emailsec/hes
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test demo bench unit lab-tests integration lint sanity molecule changelog clean sysdeps sysdeps-mta
+.PHONY: setup test demo bench unit lab-tests integration lint sanity molecule changelog clean sysdeps sysdeps-mta sysdeps-php
 
 setup: $(STAMP) $(COLLECTION_LINK) sysdeps
 
@@ -34,6 +34,7 @@ sysdeps:
 	  else echo "note: nft/ip missing and not root: nftables tests will fail"; fi; \
 	fi
 	@$(MAKE) --no-print-directory sysdeps-mta
+	@$(MAKE) --no-print-directory sysdeps-php
 
 # postfix, dnsmasq and swaks for the Postfix mail lab; only installed when missing. debconf's answer
 # "No configuration" writes no /etc/postfix/main.cf, and while apt runs a policy-rc.d that refuses
@@ -53,6 +54,17 @@ sysdeps-mta:
 	    apt-get install -y -q --no-install-recommends $(MTA_PACKAGES) >/dev/null 2>&1 || \
 	      (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(MTA_PACKAGES) >/dev/null); \
 	  else echo "note: postfix/dnsmasq/swaks missing and not root: the Postfix mail lab tests will fail"; fi; \
+	fi
+
+# Debian's php-cli and its xml extension for the pfSense lab (hes-lab pfsense runs pfSense's own
+# xmlparse.inc and the lab's stand-ins for the rest of its PHP); only installed when missing.
+sysdeps-php:
+	@if ! php -r 'exit(function_exists("xml_parser_create") ? 0 : 1);' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y -q --no-install-recommends php-cli php-xml >/dev/null 2>&1 || \
+	      (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends php-cli php-xml >/dev/null); \
+	  else echo "note: php-cli/php-xml missing and not root: the pfSense lab tests will fail"; fi; \
 	fi
 
 # Much of the test time is spent waiting on SSH prompts, TLS round trips and process start-up:

@@ -9,6 +9,7 @@ import sys
 SUBCOMMANDS = {
     "asa": ("hes_lab.asa.server", "Cisco ASA CLI emulator over SSH"),
     "panos": ("hes_lab.panos.server", "PAN-OS XML API emulator over HTTPS"),
+    "pfsense": ("hes_lab.pfsense", "lay out an emulated pfSense box: hes-lab pfsense --config FILE --dir DIR"),
     "netns": ("hes_lab.netns", "network-namespace lab: hes-lab netns up|down|status"),
     "up": ("hes_lab.fleet", "boot the demo lab (emulated ASAs and PAN-OS firewalls)"),
     "down": ("hes_lab.fleet", "stop the demo lab"),
@@ -17,7 +18,7 @@ SUBCOMMANDS = {
 
 def usage():
     lines = ["usage: hes-lab <command> [options]", "", "commands:"]
-    lines += [f"  {name:<6} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<7} {text}" for name, (_, text) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
 

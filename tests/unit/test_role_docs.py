@@ -29,7 +29,7 @@ def declared_options(role):
 
 
 def test_every_role_has_argument_specs():
-    assert ROLES == ["asa", "nftables", "panos", "postfix", "verify"]
+    assert ROLES == ["asa", "nftables", "panos", "pfsense", "postfix", "verify"]
 
 
 @pytest.mark.parametrize("role", ROLES)
