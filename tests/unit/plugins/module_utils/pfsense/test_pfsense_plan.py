@@ -14,7 +14,7 @@ import json
 import os
 
 import pytest
-from golden import golden_mismatch
+from ansible_collections.emailsec.hes.tests.unit.golden_files import golden_mismatch
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     bundled_entries,
