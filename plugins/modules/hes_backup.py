@@ -64,7 +64,10 @@ attributes:
     description: Writes nothing in check mode and says which file it would write.
   diff_mode:
     support: none
+    description: A backup is a new file or a read of one; there is nothing before to compare with.
   platform:
+    support: full
+    description: Runs on the controller (the action plugin writes and reads there); the managed host is not contacted.
     platforms: all
 notes:
   - The state directory and what lives in it are described in the collection's docs/state.md.
