@@ -10,8 +10,9 @@ resolves them to nothing (reference notes §5), which the engine cannot know, so
 checked twice: the engine on the rulebase as pushed must give the emulator's verdict and rule
 whenever it says it is certain, and the engine on the rulebase with every fqdn object replaced by
 an address no flow uses (what the emulator does) must give the emulator's rule every time. A
-disagreement is a bug in one of them: the emulator's are kept below as strict xfail tests, each
-with the engine's answer to the same case asserted beside it.
+disagreement is a bug in one of them; the two the test found in the emulator (ip-wildcard objects
+and application groups never matched) are kept below as regression cases, each with the engine's
+answer to the same case asserted beside it.
 """
 import ipaddress
 import os
@@ -31,7 +32,7 @@ BOOT_CONFIG = os.path.join(REPO, "tests", "lab", "panos_configs", "fw-appdefault
 VSYS = "/config/devices/entry[@name='localhost.localdomain']/vsys/entry[@name='vsys1']"
 ZONES = ("untrust", "trust", "dmz")
 # Applications whose default ports the engine's table and the emulator's agree on.
-APPS = ("smtp", "ssl", "web-browsing", "dns", "ssh")
+APPS = ("smtp", "smtp-base", "ssl", "web-browsing", "dns", "ssh")
 NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
 PORT_SPECS = ("25", "25,587", "20-30", "53", "443", "80,8080", "1-1024")
 PORTS = (22, 25, 26, 53, 80, 443, 587, 8080)
@@ -49,14 +50,19 @@ def addresses_in(net):
 
 any_address = st.sampled_from(NETS).flatmap(addresses_in)
 
+APP_GROUPS = [("mail-apps", ["smtp", "smtp-base"]), ("web-apps", ["ssl", "web-browsing"]),
+              ("nested-apps", ["web-apps", "smtp"])]
+
 
 @st.composite
 def address_object(draw):
-    # No ip-wildcard: the emulator never matches one (test_ip_wildcard_objects_match below).
-    kind = draw(st.sampled_from(["ip-netmask", "ip-netmask", "ip-range", "fqdn"]))
+    kind = draw(st.sampled_from(["ip-netmask", "ip-netmask", "ip-range", "ip-wildcard", "fqdn"]))
     if kind == "fqdn":
         return kind, "mx%d.example.net" % draw(st.integers(1, 9))
     first = draw(any_address)
+    if kind == "ip-wildcard":
+        # Scattered bits in the last octet: the flows' edges land on and between its stretches.
+        return kind, "%s/0.0.0.%d" % (first, draw(st.integers(0, 255)))
     if kind == "ip-netmask":
         prefix = draw(st.integers(24, 32))
         return kind, str(ipaddress.ip_network("%s/%d" % (first, prefix), strict=False))
@@ -82,7 +88,8 @@ def rulebase(draw):
         "to": st.sampled_from([["any"], ["dmz"], ["trust"], ["dmz", "untrust"]]),
         "source": member.map(lambda m: [m]), "destination": member.map(lambda m: [m]),
         "negate_source": st.booleans(), "negate_destination": st.booleans(),
-        "application": st.sampled_from([["any"], ["smtp"], ["ssl", "web-browsing"], ["dns"], ["smtp", "ssl"]]),
+        "application": st.sampled_from([["any"], ["smtp"], ["ssl", "web-browsing"], ["dns"], ["smtp", "ssl"],
+                                        ["mail-apps"], ["web-apps", "dns"], ["nested-apps"]]),
         "service": st.sampled_from([["any"], ["application-default"], ["g-services"], ["service-http"]]
                                    + [[s] for s in service_names]),
         "action": st.sampled_from(["allow", "allow", "deny", "drop"]),
@@ -91,7 +98,7 @@ def rulebase(draw):
     })
     rules = draw(st.lists(rule, min_size=1, max_size=8))
     return {"objects": list(zip(names, objects)), "inner": inner, "outer": outer,
-            "services": list(zip(service_names, services)), "rules": rules}
+            "services": list(zip(service_names, services)), "rules": rules, "app_groups": APP_GROUPS}
 
 
 def edges(base):
@@ -99,6 +106,10 @@ def edges(base):
     texts = [value for name, (kind, value) in base["objects"] if kind in ("ip-netmask", "ip-range")]
     texts += [m for rule in base["rules"] for m in rule["source"] + rule["destination"] if m[0].isdigit()]
     out = []
+    for value in (value for name, (kind, value) in base["objects"] if kind == "ip-wildcard"):
+        address, mask = (int(ipaddress.ip_address(p)) for p in value.split("/"))
+        lowest_fixed_bit = (~mask & 0xFF) & -(~mask & 0xFF)
+        out.extend(ipaddress.ip_address(a) for a in (address & ~mask, address | mask, address ^ lowest_fixed_bit))
     for text in texts:
         if "-" in text:
             first, last = (ipaddress.ip_address(p) for p in text.split("-"))
@@ -236,15 +247,9 @@ WILDCARD_QUERY = {"source": "198.51.100.21", "destination": "203.0.113.25", "pro
                   "application": "smtp", "from_zone": "untrust", "to_zone": "dmz"}
 
 
-WILDCARD_BUG = ("emulator bug: hes_lab.panos.objects.ObjectIndex.address_specs resolves an ip-wildcard object to "
-                "nothing, so a rule naming one never matches; PAN-OS matches every address equal to the base outside "
-                "the mask's bits")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=WILDCARD_BUG)
 def test_ip_wildcard_objects_match(emulator):
     """198.51.100.5/0.0.0.240 stands for 198.51.100.5, .21, .37, ... .245 (the engine agrees with
-    test_panos_model.py); the emulator lets 198.51.100.21 past the deny."""
+    test_panos_model.py)."""
     push(emulator, WILDCARD_CASE)
     assert emulator_decider(emulator, WILDCARD_QUERY) == ("deny", "r0")
 
@@ -258,12 +263,6 @@ APP_GROUP_CASE = dict(WILDCARD_CASE, objects=[("a0", ("ip-netmask", "198.51.100.
                       rules=[dict(WILDCARD_CASE["rules"][0], source=["any"], application=["mail-apps"])])
 
 
-APP_GROUP_BUG = ("emulator bug: hes_lab.panos.policy_match._application_match compares the queried application with "
-                 "the rule's members as written, so an application group never matches; PAN-OS matches the "
-                 "applications of the group")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=APP_GROUP_BUG)
 def test_application_groups_match(emulator):
     push(emulator, APP_GROUP_CASE)
     assert emulator_decider(emulator, WILDCARD_QUERY) == ("deny", "r0")

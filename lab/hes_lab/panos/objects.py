@@ -62,6 +62,28 @@ def parse_literal_address(text):
         return None
 
 
+class Wildcard:
+    """An ip-wildcard object `198.51.100.5/0.0.0.240`: every address whose bits outside the mask
+    equal the base's (a wildcard mask marks the bits that may vary, as on Cisco ACLs)."""
+
+    def __init__(self, base, mask):
+        self.base, self.mask, self.version = base, mask, base.version
+
+    def __contains__(self, ip):
+        care = ~int(self.mask) & ((1 << self.base.max_prefixlen) - 1)
+        return (int(ip) & care) == (int(self.base) & care)
+
+
+def parse_wildcard(text):
+    """A Wildcard for `base/mask` (both IPv4 dotted quads); None when the text is not one."""
+    base, _, mask = text.partition("/")
+    try:
+        base, mask = ipaddress.IPv4Address(base.strip()), ipaddress.IPv4Address(mask.strip())
+    except ValueError:
+        return None
+    return Wildcard(base, mask)
+
+
 def address_contains(spec, ip):
     if isinstance(spec, tuple):
         return spec[0].version == ip.version and spec[0] <= ip <= spec[1]
@@ -90,6 +112,7 @@ class ObjectIndex:
         self.vsys = vsys
         scopes = [root.find("./shared"), vsys]
         self.addresses, self.groups, self.services, self.service_groups = {}, {}, {}, {}
+        self.application_groups = {}
         for scope in scopes:
             if scope is None:
                 continue
@@ -101,11 +124,13 @@ class ObjectIndex:
                 self.services[entry.get("name")] = entry
             for entry in scope.findall("./service-group/entry"):
                 self.service_groups[entry.get("name")] = entry
+            for entry in scope.findall("./application-group/entry"):
+                self.application_groups[entry.get("name")] = entry
         self.zones = set() if vsys is None else {entry.get("name") for entry in vsys.findall("./zone/entry")}
 
     def address_specs(self, name, seen=None):
-        """Networks/ranges an address member stands for; None when the name resolves to nothing.
-        FQDN and wildcard objects resolve to an empty list (never matched by the emulator)."""
+        """Networks/ranges/wildcards an address member stands for; None when the name resolves to
+        nothing. FQDN objects resolve to an empty list: the lab has no DNS, so they never match."""
         if name == "any":
             return [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
         if name in self.addresses:
@@ -115,6 +140,10 @@ class ObjectIndex:
                 if value:
                     spec = parse_literal_address(value.strip())
                     return [spec] if spec is not None else []
+            value = entry.findtext("ip-wildcard")
+            if value:
+                spec = parse_wildcard(value.strip())
+                return [spec] if spec is not None else []
             return []
         if name in self.groups:
             seen = set() if seen is None else seen
@@ -127,6 +156,20 @@ class ObjectIndex:
             return specs
         literal = parse_literal_address(name)
         return [literal] if literal is not None else None
+
+    def applications(self, name, seen=None):
+        """The applications an application member stands for: a group's members, nested groups
+        resolved; a name that is not a group stands for itself."""
+        if name not in self.application_groups:
+            return [name]
+        seen = set() if seen is None else seen
+        if name in seen:
+            return []
+        seen.add(name)
+        found = []
+        for member in members(self.application_groups[name], "members"):
+            found.extend(self.applications(member, seen))
+        return found
 
     def service_specs(self, name, seen=None):
         """(protocol, port-spec) pairs of a service member; None when it resolves to nothing."""

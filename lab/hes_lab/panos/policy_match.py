@@ -85,8 +85,12 @@ def _ports_admit(specs, protocol, port):
     return False
 
 
-def _application_match(rule, query):
-    apps = members(rule, "application")
+def _rule_applications(index, rule):
+    return [app for member in members(rule, "application") for app in index.applications(member)]
+
+
+def _application_match(index, rule, query):
+    apps = _rule_applications(index, rule)
     wanted = query.get("application")
     return not wanted or "any" in apps or wanted in apps
 
@@ -97,7 +101,7 @@ def _service_match(index, rule, query):
     if "any" in services:
         return True
     if "application-default" in services:
-        apps = members(rule, "application")
+        apps = _rule_applications(index, rule)
         wanted = query.get("application")
         if wanted:
             candidates = [wanted]
@@ -129,7 +133,7 @@ def rule_matches(index, rule, query):
         and _address_match(
             index, members(rule, "destination"), query["destination"], rule.findtext("negate-destination") == "yes"
         )
-        and _application_match(rule, query)
+        and _application_match(index, rule, query)
         and _service_match(index, rule, query)
         and _listed_match(rule, "source-user", query.get("source-user"))
         and _listed_match(rule, "category", query.get("category"))
