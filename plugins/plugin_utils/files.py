@@ -46,3 +46,19 @@ def write_private(path, text):
             os.unlink(temporary)
         raise
     return path
+
+
+def default_state_dir(environ):
+    """The collection's state directory: ``$EMAILSEC_HES_STATE_DIR``, else
+    ``$XDG_STATE_HOME/emailsec-hes``, else ``~/.local/state/emailsec-hes``, made absolute. Never
+    derived from the playbook's location: an installed collection's folder is replaced on upgrade."""
+    chosen = environ.get("EMAILSEC_HES_STATE_DIR")
+    if chosen:
+        return os.path.abspath(check_path(os.path.expanduser(chosen), "EMAILSEC_HES_STATE_DIR"))
+    base = environ.get("XDG_STATE_HOME")
+    if base:
+        base = check_path(os.path.expanduser(base), "XDG_STATE_HOME")
+    else:
+        home = environ.get("HOME") or os.path.expanduser("~")
+        base = os.path.join(check_path(home, "HOME"), ".local", "state")
+    return os.path.abspath(os.path.join(base, "emailsec-hes"))

@@ -6,7 +6,7 @@ emulated ASAs and PAN-OS firewalls. Then job slicing: the same fleet cut into AW
 ansible-runner job per slice, must end in the same device state and the same aggregated report
 as one unsliced job.
 
-What AWX does is in tests/integration/awx/awx_model.py, with the AWX source it follows.
+What AWX does is in tests/unit/awx_model.py, with the AWX source it follows.
 """
 import glob
 import json
@@ -28,7 +28,7 @@ from hes_lab.panos import tls
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from lab_fixtures import REPO_ROOT, start_lab  # noqa: E402
-from integration.awx import awx_model  # noqa: E402
+from ansible_collections.emailsec.hes.tests.unit import awx_model  # noqa: E402
 
 AWX_DIR = os.path.join(REPO_ROOT, "awx")
 FLEET_CONFIGS = os.path.join(REPO_ROOT, "lab", "hes_lab", "fleet_configs")

@@ -5,14 +5,13 @@ import glob
 import json
 import os
 import re
-import sys
 
 import pytest
 import yaml
 
+from ansible_collections.emailsec.hes.tests.unit import awx_model
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests"))
-from integration.awx import awx_model  # noqa: E402
 
 AWX = os.path.join(REPO, "awx")
 SURVEY_FILES = sorted(glob.glob(os.path.join(AWX, "surveys", "*.json")))
