@@ -84,15 +84,16 @@ class Lab:
     def writes(self, user=USER):
         return [r for r in config_writes(read_log(self.log)) if r["user"] == user]
 
-    def inventory(self, **overrides):
+    def inventory(self, host_name="fw1", **overrides):
         host = {"ansible_connection": "local",
                 "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                 "hes_panos_provider": self.provider(),
                 "hes_ranges": RANGES,
                 "hes_backup_dir": str(self.tmp / "backups")}
         host.update(overrides)
+        host = {key: value for key, value in host.items() if value is not None}
         path = self.tmp / "inventory.json"
-        path.write_text(json.dumps({"panos": {"hosts": {"fw1": host}}}))
+        path.write_text(json.dumps({"panos": {"hosts": {host_name: host}}}))
         return str(path)
 
     def stop(self):
@@ -308,6 +309,30 @@ def test_secrets_never_written(lab, tmp_path):
     for secret in (api_key, PASSWORD):
         for text in outputs + written:
             assert secret not in text
+
+
+def test_a_hostile_inventory_name_cannot_place_backups_or_reports_outside_the_state_directory(lab):
+    """An inventory host name is text someone typed (or a dynamic inventory returned): the files
+    named after it stay in their directories, under a name that cannot climb out or collide."""
+    fw = lab()
+    state = fw.tmp / "state"
+    hostile = "../../escaped/fw1"
+    inventory = fw.inventory(host_name=hostile, hes_backup_dir=None, hes_state_dir=str(state))
+    playbook("harden_panos.yml", inventory)
+    playbook("verify.yml", inventory)
+    written = sorted(str(p.relative_to(fw.tmp)) for p in fw.tmp.rglob("*") if p.is_file())
+    assert not (fw.tmp / "escaped").exists() and not (fw.tmp.parent / "escaped").exists()
+    backups = [name for name in written if name.startswith("state/backups/")]
+    reports = [name for name in written if name.startswith("state/reports/")]
+    assert len(backups) == 1 and len(reports) == 4, written
+    for name in backups + reports:
+        base = os.path.basename(name)
+        assert "/" not in base and not base.startswith("."), name
+        assert stat.S_IMODE(os.stat(fw.tmp / name).st_mode) == 0o600
+    assert json.loads((fw.tmp / backups[0]).read_text())["host"] == hostile
+    assert json.loads((fw.tmp / [r for r in reports if r.endswith(".verify.json")][0]).read_text())["host"] == hostile
+    assert "already as in the backup" not in playbook("rollback_panos.yml", inventory).stdout
+    assert members(fw.tree("running"), RULE + "/source") == ["any"]
 
 
 def test_group_name_taken_by_an_address_object_is_refused_before_any_write(lab):
