@@ -21,14 +21,14 @@ from ansible_collections.emailsec.hes.plugins.plugin_utils.files import check_pa
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
 ARGUMENT_SPEC = dict(
-    vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),
+    vendor=dict(type="str", required=True, choices=list(hv.VENDORS + hv.ON_HOST_VENDORS)),
     host=dict(type="str", required=True),
-    config=dict(type="raw", required=True),
+    config=dict(type="raw"),
     answers=dict(type="list", elements="raw", default=[]),
-    probes=dict(type="list", elements="dict", required=True),
+    probes=dict(type="list", elements="dict", default=[]),
     ranges=dict(type="list", elements="str", required=True),
     group_name=dict(type="str", default="TM_HES_IP_RANGE"),
-    mail_servers=dict(type="list", elements="str", required=True),
+    mail_servers=dict(type="list", elements="str", default=[]),
     mail_servers_discovered=dict(type="bool", default=False),
     other_ports=dict(type="dict"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
@@ -39,6 +39,8 @@ ARGUMENT_SPEC = dict(
     internal_sources=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
     planned=dict(type="dict"),
+    report=dict(type="dict"),
+    markdown=dict(type="str"),
 )
 
 
@@ -65,6 +67,20 @@ def write_fleet(report_dir, generated):
     return path, reports
 
 
+def checked_report(report, vendor, host):
+    """A report judged on the host (pfSense, Postfix), written as it arrived: only its shape and
+    its names are checked, so a report of another host or vendor cannot take this one's place."""
+    missing = [key for key in ("format", "host", "vendor", "status", "checks", "probes", "failures", "summary")
+               if key not in report]
+    if missing or report["format"] != 1 or report["status"] not in ("pass", "fail"):
+        raise hv.VerifyError("the report is not a verify report (format 1): missing %s" % (", ".join(missing) or
+                                                                                           "a valid format or status"))
+    if report["host"] != host or report["vendor"] != vendor:
+        raise hv.VerifyError("the report is of %s (%s), not of %s (%s)" % (report["host"], report["vendor"], host,
+                                                                             vendor))
+    return report
+
+
 def now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -80,9 +96,18 @@ class ActionModule(ActionBase):
         del validation
         generated = now()
         try:
-            if args["planned"]:
+            if args["report"] and args["planned"]:
+                raise hv.VerifyError("report and planned are mutually exclusive")
+            if args["report"]:
+                report = checked_report(args["report"], args["vendor"], args["host"])
+            elif args["planned"]:
                 report = hv.evaluate_planned(args["vendor"], args["planned"], args["ranges"], args["group_name"],
                                              args["host"], generated)
+            elif args["vendor"] in hv.ON_HOST_VENDORS:
+                raise hv.VerifyError("%s is judged on the host: give the report of its verify module"
+                                     % args["vendor"])
+            elif args["config"] is None:
+                raise hv.VerifyError("config is required to judge the device's answers")
             else:
                 report = hv.evaluate(args["vendor"], args["config"], args["answers"], args["probes"], args["ranges"],
                                      args["group_name"], args["mail_servers"], args["host"], generated,
@@ -99,7 +124,7 @@ class ActionModule(ActionBase):
                 private_directory(check_path(args["report_dir"], "report_dir"))
                 base = os.path.join(args["report_dir"], safe_host(args["host"]))
                 for suffix, text in ((".verify.json", json.dumps(report, indent=2, sort_keys=True) + "\n"),
-                                     (".verify.md", hv.render_markdown(report)),
+                                     (".verify.md", args["markdown"] or hv.render_markdown(report)),
                                      (".verify.junit.xml", hv.render_junit(report))):
                     write_private(base + suffix, text)
                     files[suffix.split(".", 2)[2]] = base + suffix
@@ -113,7 +138,7 @@ class ActionModule(ActionBase):
                       files=files, message=hv.failure_message(report) if report["status"] != "pass" else
                       "emailsec.hes.verify: %s passed %d checks (%d n/a) and %d probes%s" % (
                           args["host"], len([c for c in report["checks"] if c["status"] == "pass"]),
-                          len([c for c in report["checks"] if c["status"] == "n/a"]), len(report["probes"]),
+                          len([c for c in report["checks"] if c["status"] == "n/a"]), report["summary"]["probes"],
                           " (check mode: the planned configuration was judged, the device was not asked)"
                           if args["planned"] else ""))
         return result

@@ -34,6 +34,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import Ran
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables import verify as nft_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.model import build_policy as nft_policy
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import verify as panos_verify
+from ansible_collections.emailsec.hes.plugins.module_utils.postfix.verify import CHECK_TITLES as POSTFIX_CHECK_TITLES
 from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import address_sets
 
@@ -41,6 +42,9 @@ SMTP_PORT = 25
 DEFAULT_OTHER_PORTS = {587: "deny", 465: "deny", 2525: "deny", 22: "deny", 80: "deny", 443: "deny"}
 VERDICTS = ("allow", "deny")
 VENDORS = ("asa", "panos", "nftables")
+# Judged on the host itself by their own modules (pfsense_hes_verify, postfix_hes_verify): the
+# report arrives whole; only its planned form (check mode) is built here.
+ON_HOST_VENDORS = ("pfsense", "postfix")
 CHECK_IDS = ("group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports")
 CHECK_TITLES = {
     "group_members": "group holds exactly the ranges",
@@ -224,6 +228,8 @@ def evaluate_planned(vendor, planned, ranges, group_name, host, generated):
     configuration, so the planned one is judged, from the plan gate's answers on it (``planned``
     is the role's ``hes_result``), and no probe is put to the device."""
     findings = planned.get("findings") or {}
+    if vendor == "postfix":
+        return _postfix_planned(planned, ranges, host, generated)
     leaks, blocked = findings.get("leaks") or [], findings.get("blocked") or []
     note = "check mode: the planned configuration is judged (the plan gate's answers); the device still " \
         "holds the old one and was not asked"
@@ -241,6 +247,18 @@ def evaluate_planned(vendor, planned, ranges, group_name, host, generated):
     extra = {"planned": True, "differential": planned.get("differential", "")}
     return build_report(host, vendor, [], checks, ranges, findings.get("mail_servers") or [], group_name, generated,
                         extra)
+
+
+def _postfix_planned(planned, ranges, host, generated):
+    """Postfix in check mode: the role's plan refuses every main.cf it cannot bring to pass these
+    checks (a table out of place, a range it cannot express, an open relay), so a plan that
+    stands is judged by its edits."""
+    edits = "; ".join(planned.get("commands") or []) or "none"
+    note = "check mode: the planned edits are judged (%s); the server still holds the old configuration" % edits
+    checks = [{"id": check_id, "title": title, "status": "pass", "detail": note, "rules": []}
+              for check_id, title in POSTFIX_CHECK_TITLES.items()]
+    return build_report(host, "postfix", [], checks, ranges, [], "tm_hes_*.cidr", generated,
+                        {"planned": True, "differential": planned.get("differential", "")})
 
 
 # ------------------------------------------------------------------------------- reports

@@ -28,12 +28,15 @@ description:
     directory. The files are written in check mode too - they are the verification's output,
     not a change to the device.
   - Never fails because verification failed; the result says so (RV(passed)) and the role decides.
+  - pfSense and Postfix are judged on the host by M(emailsec.hes.pfsense_hes_verify) and
+    M(emailsec.hes.postfix_hes_verify); their report is given in O(report) and written here like
+    the others (one file naming scheme, mode 0600 in a 0700 directory).
 options:
   vendor:
     description: The device family.
     type: str
     required: true
-    choices: [asa, panos, nftables]
+    choices: [asa, panos, nftables, pfsense, postfix]
   host:
     description: Name of the host in the reports (and of the report files).
     type: str
@@ -41,7 +44,6 @@ options:
   config:
     description: The device's configuration, as for M(emailsec.hes.verify_hes_probes) O(emailsec.hes.verify_hes_probes#module:config).
     type: raw
-    required: true
   answers:
     description:
       - The device's answers in probe order - ASA the C(stdout) list of the C(packet-tracer)
@@ -53,7 +55,7 @@ options:
     description: RV(emailsec.hes.verify_hes_probes#module:probes).
     type: list
     elements: dict
-    required: true
+    default: []
   ranges:
     description: The allowed ranges (CIDRs).
     type: list
@@ -67,7 +69,7 @@ options:
     description: The mail servers probed.
     type: list
     elements: str
-    required: true
+    default: []
   mail_servers_discovered:
     description:
       - The mail servers were discovered in the configuration (an audit), not given; the judge
@@ -113,11 +115,21 @@ options:
         old configuration), and the report says so. O(config), O(answers) and O(probes) are then
         unused.
     type: dict
+  report:
+    description:
+      - A report judged on the host (RV(emailsec.hes.pfsense_hes_verify#module:report),
+        RV(emailsec.hes.postfix_hes_verify#module:report)), written as it is. Its C(host) and
+        C(vendor) must be O(host) and O(vendor). Mutually exclusive with O(planned).
+    type: dict
+  markdown:
+    description: The Markdown form of O(report) its module rendered; without it the common rendering is used.
+    type: str
   report_dir:
     description: Controller directory for the reports; not given means nothing is written.
     type: path
 notes:
   - Supports check mode.
+  - O(config) is required to judge answers (O(vendor) asa, panos, nftables without O(planned)).
 seealso:
   - module: emailsec.hes.verify_hes_probes
   - module: emailsec.hes.verify_hes_fleet
@@ -133,8 +145,17 @@ EXAMPLES = r"""
     probes: "{{ plan.probes }}"
     ranges: "{{ ranges }}"
     mail_servers: "{{ plan.mail_servers }}"
-    report_dir: "{{ playbook_dir }}/reports"
+    report_dir: "{{ hes_state_dir }}/reports"
   register: verdict
+
+- name: Write the report pfSense judged on the firewall
+  emailsec.hes.verify_hes_report:
+    vendor: pfsense
+    host: "{{ inventory_hostname }}"
+    ranges: "{{ ranges }}"
+    report: "{{ on_box.report }}"
+    markdown: "{{ on_box.markdown }}"
+    report_dir: "{{ hes_state_dir }}/reports"
 """
 
 RETURN = r"""

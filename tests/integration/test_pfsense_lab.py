@@ -35,6 +35,14 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pfsense_role")
 RANGES = ["203.0.113.0/25", "192.0.2.64/26"]
 
 
+def site_check(lab):
+    """The harden + verify play of tests/integration/site_check.yml in check mode."""
+    command = [ANSIBLE_PLAYBOOK, "-i", lab.inventory, os.path.join(os.path.dirname(HERE), "site_check.yml"),
+               "--check", "-e", json.dumps({"hes_backup_dir": str(lab.tmp / "backups"),
+                                            "hes_verify_report_dir": str(lab.tmp / "reports")})]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+
+
 def original_config():
     with open(os.path.join(HERE, "fw1.xml")) as handle:
         return handle.read()
@@ -171,6 +179,18 @@ def test_check_mode_harden_second_run_verify_and_rollback(lab):
     assert lab.box.dirty() == []
     rc, stats, results, out = lab.play("rollback.yml")
     assert rc == 0 and stats["changed"] == 0, out
+
+
+def test_a_site_play_in_check_mode_judges_the_planned_configuration_and_changes_nothing(lab):
+    before = lab.box.config_text()
+    done = site_check(lab)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "the planned configuration was judged" in " ".join(done.stdout.split())
+    report_path = lab.tmp / "reports" / "fw1.verify.json"
+    report = json.loads(report_path.read_text())
+    assert report["status"] == "pass" and report["planned"] is True and report["vendor"] == "pfsense"
+    assert stat.S_IMODE(os.stat(report_path).st_mode) == 0o600
+    assert lab.box.config_text() == before and lab.box.events("write_config") == []
 
 
 def test_a_concurrent_edit_between_read_and_write_is_refused_and_nothing_is_written(lab):

@@ -23,6 +23,7 @@ from hes_lab.mta import MailLab  # noqa: E402
 pytestmark = [pytest.mark.netns, pytest.mark.slow]
 
 ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+HERE = os.path.dirname(os.path.abspath(__file__))
 PLAYBOOKS = os.path.join(REPO, "playbooks")
 
 
@@ -178,6 +179,21 @@ def test_check_mode_harden_mail_second_run_verify_and_rollback(lab):
     assert rc == 0 and stats["mx"]["changed"] >= 1, out
     assert main_cf(lab) == original and tables(lab) == [] and reloads(lab) == 2
     assert lab.send("inside").outcome == "blocked"
+
+
+def test_a_site_play_in_check_mode_judges_the_planned_edits_and_changes_nothing(lab):
+    original = main_cf(lab)
+    rc, unused_stats, unused_results, out = play(lab, os.path.join(HERE, "site_check.yml"), "--check")
+    assert rc == 0, out[-3000:]
+    with open(lab.path("reports", "mx.verify.json")) as handle:
+        report = json.load(handle)
+    assert report["status"] == "pass" and report["planned"] is True
+    assert "check_client_access cidr:%s/tm_hes_smtpd.cidr" % lab.config_dir in report["checks"][0]["detail"]
+    assert stat.S_IMODE(os.stat(lab.path("reports", "mx.verify.json")).st_mode) == 0o600
+    assert main_cf(lab) == original and tables(lab) == []
+    # Without the role in the same play there is no plan to judge: the server as it is fails.
+    rc, unused_stats, unused_results, out = play(lab, os.path.join(PLAYBOOKS, "verify.yml"), "--check")
+    assert rc != 0
 
 
 def test_without_reload_postscreen_keeps_refusing_and_absent_removes_exactly_what_was_added(lab):
