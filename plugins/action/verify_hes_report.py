@@ -73,11 +73,11 @@ def checked_report(report, vendor, host):
     missing = [key for key in ("format", "host", "vendor", "status", "checks", "probes", "failures", "summary")
                if key not in report]
     if missing or report["format"] != 1 or report["status"] not in ("pass", "fail"):
-        raise hv.VerifyError("the report is not a verify report (format 1): missing %s" % (", ".join(missing) or
-                                                                                           "a valid format or status"))
+        what = ", ".join(missing) or "a valid format or status"
+        raise hv.VerifyError("the report is not a verify report (format 1): missing %s" % what)
     if report["host"] != host or report["vendor"] != vendor:
-        raise hv.VerifyError("the report is of %s (%s), not of %s (%s)" % (report["host"], report["vendor"], host,
-                                                                             vendor))
+        raise hv.VerifyError("the report is of %s (%s), not of %s (%s)"
+                             % (report["host"], report["vendor"], host, vendor))
     return report
 
 

@@ -26,6 +26,13 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_dataset import (
 
 DEFAULT_MAX_PREFIX = 16
 DEFAULT_MAX_PREFIX_V6 = 32
+# The guard's options as every module that takes ranges declares them (doc fragment
+# emailsec.hes.range_guard).
+RANGE_GUARD_ARGUMENT_SPEC = dict(
+    allow_reserved=dict(type="bool", default=False),
+    max_prefix=dict(type="int", default=DEFAULT_MAX_PREFIX),
+    max_prefix_v6=dict(type="int", default=DEFAULT_MAX_PREFIX_V6),
+)
 # The broadest max_prefix a caller may set. No single organisation holds more than an IPv4 /8 (the
 # legacy class A blocks) or an IPv6 /19 (the largest RIR allocations), so a broader guard only
 # serves a typo (0, a negative number) that would open the port to much of the internet.

@@ -36,6 +36,8 @@ description:
   - A second run with the same input finds no difference and runs no nft command that writes.
   - With O(persist=true) an C(include) line for O(path) is added to O(nftables_conf) (the file that
     C(nftables.service) loads at boot) when that file exists.
+extends_documentation_fragment:
+  - emailsec.hes.range_guard
 options:
   state:
     description:
@@ -52,13 +54,6 @@ options:
       - Required with O(state=present).
     type: list
     elements: str
-  allow_reserved:
-    description:
-      - Accept ranges in IANA special-purpose space (private, documentation such as RFC 5737,
-        6to4, NAT64...), as the lookup's O(allow_reserved) does. Only for a lab or a relay in
-        private space. Multicast, broadcast and unspecified addresses are refused even then.
-    type: bool
-    default: false
   internal_sources:
     description:
       - Internal relays (IPv4/IPv6 addresses or CIDRs) that may also send to the O(ports), for
@@ -81,14 +76,6 @@ options:
       - On the forward hook, the interface towards the mail servers; resolves C(oifname)/C(oif)
         matches like O(inbound_interface).
     type: str
-  max_prefix:
-    description: Refuse any IPv4 range broader than this prefix length (V(8) to V(32)).
-    type: int
-    default: 16
-  max_prefix_v6:
-    description: Refuse any IPv6 range broader than this prefix length (V(16) to V(128)).
-    type: int
-    default: 32
   hook:
     description:
       - V(input) for a mail host (the chain filters packets to this host's own addresses),
@@ -259,7 +246,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RANGE_GUARD_ARGUMENT_SPEC, RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import (
     TABLE_FAMILY,
     TABLE_NAME,
@@ -492,14 +479,12 @@ def apply_absent(module, nft, result, diffs):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            RANGE_GUARD_ARGUMENT_SPEC,
             state=dict(type="str", choices=["present", "absent"], default="present"),
             ranges=dict(type="list", elements="str"),
-            allow_reserved=dict(type="bool", default=False),
             internal_sources=dict(type="list", elements="str", default=[]),
             inbound_interface=dict(type="str"),
             outbound_interface=dict(type="str"),
-            max_prefix=dict(type="int", default=16),
-            max_prefix_v6=dict(type="int", default=32),
             hook=dict(type="str", choices=["input", "forward"], default="input"),
             priority=dict(type="raw", default=-10),
             destinations=dict(type="list", elements="str", default=[]),

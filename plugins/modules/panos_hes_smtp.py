@@ -39,6 +39,7 @@ description:
   - With O(backup), the module restores that backup (the value of RV(backup) of an earlier run)
     instead of converging to O(ranges).
 extends_documentation_fragment:
+  - emailsec.hes.range_guard
   - emailsec.hes.panos
 options:
   ranges:
@@ -215,11 +216,12 @@ warnings_detail:
 """
 
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RANGE_GUARD_ARGUMENT_SPEC, RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as panos_plan
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, parse_config
 
@@ -386,7 +388,7 @@ class Run(object):
             return "nothing was changed"
         if not others_pending:
             try:
-                self.op(REVERT_CMD % self.admin)
+                self.op(REVERT_CMD % escape(self.admin))
                 return "the candidate configuration was reverted (revert config partial admin %s)" % self.admin
             except Failure:
                 pass
@@ -403,6 +405,7 @@ class Run(object):
 
 def main():
     argument_spec = client.provider_argument_spec()
+    argument_spec.update(RANGE_GUARD_ARGUMENT_SPEC)
     argument_spec.update(
         ranges={"type": "list", "elements": "str"},
         backup={"type": "dict"},
@@ -419,6 +422,14 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[["ranges", "backup"]], required_one_of=[["ranges", "backup"]])
+    if module.params["ranges"] is not None:
+        # Before the firewall is contacted: the list is checked whoever built it.
+        try:
+            module.params["ranges"] = guard_ranges(
+                module.params["ranges"], "ranges", allow_reserved=module.params["allow_reserved"],
+                max_prefix=module.params["max_prefix"], max_prefix_v6=module.params["max_prefix_v6"])
+        except RangeError as exc:
+            module.fail_json(msg="emailsec.hes.panos_hes_smtp: %s" % exc)
     if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     run = Run(module)

@@ -33,6 +33,8 @@ description:
   - The role emailsec.hes.pfsense runs it twice - in check mode to plan, then, after the backup, with
     O(expect_sha256) and the same O(now), so that the second run writes exactly the edits planned
     and backed up.
+extends_documentation_fragment:
+  - emailsec.hes.range_guard
 options:
   ranges:
     description:
@@ -41,18 +43,6 @@ options:
       - Required unless O(restore) is given.
     type: list
     elements: raw
-  allow_reserved:
-    description: Accept private, documentation (RFC 5737) and other non-global ranges (a lab).
-    type: bool
-    default: false
-  max_prefix:
-    description: Refuse any IPv4 range broader than this prefix length.
-    type: int
-    default: 16
-  max_prefix_v6:
-    description: Refuse any IPv6 range broader than this prefix length.
-    type: int
-    default: 32
   interface:
     description: The pfSense interface (C(wan), C(opt1), ...) where mail from the internet enters.
     type: str
@@ -224,7 +214,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, check_network, parse_network
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RANGE_GUARD_ARGUMENT_SPEC, RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense import php
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.box import CONFIG, PHP, box_path, read_bytes, read_tables
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import (
@@ -261,18 +251,16 @@ def run_php(module, root, request):
 
 
 def checked_ranges(module):
+    """The ranges as given (a dict keeps its provenance), after the lookup's own guard on them all."""
     params = module.params
-    out = []
-    for index, item in enumerate(params["ranges"] or []):
-        text = item.get("cidr") if isinstance(item, dict) else item
-        origin = "ranges[%d]" % index
-        try:
-            check_network(parse_network(text, origin), origin, max_prefix=params["max_prefix"],
-                          max_prefix_v6=params["max_prefix_v6"], allow_reserved=params["allow_reserved"])
-        except RangeError as exc:
-            module.fail_json(msg=to_native(exc))
-        out.append(item)
-    return out
+    items = list(params["ranges"] or [])
+    try:
+        guard_ranges([item.get("cidr") if isinstance(item, dict) else item for item in items], "ranges",
+                     allow_reserved=params["allow_reserved"], max_prefix=params["max_prefix"],
+                     max_prefix_v6=params["max_prefix_v6"], aggregate=False)
+    except RangeError as exc:
+        module.fail_json(msg=to_native(exc))
+    return items
 
 
 def changed_lines(preview):
@@ -392,10 +380,8 @@ def restore(module, root, text, config, sha):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            RANGE_GUARD_ARGUMENT_SPEC,
             ranges=dict(type="list", elements="raw"),
-            allow_reserved=dict(type="bool", default=False),
-            max_prefix=dict(type="int", default=16),
-            max_prefix_v6=dict(type="int", default=32),
             interface=dict(type="str", default="wan"),
             alias_name=dict(type="str", default="TM_HES_IP_RANGE"),
             mail_servers=dict(type="list", elements="str", default=[]),
@@ -410,6 +396,8 @@ def main():
         mutually_exclusive=[("ranges", "restore")],
         supports_check_mode=True,
     )
+    if module.params["ranges"] is not None:
+        checked_ranges(module)  # before config.xml is read: a hostile list never gets further
     root = module.params["root"]
     raw = read_bytes(module, box_path(root, CONFIG))
     sha = config_sha256(raw)

@@ -37,6 +37,8 @@ description:
     reload fails, main.cf and the tables are put back as they were and the task fails with Postfix's
     own message.
   - A second run with the same input finds nothing to do and runs no command that writes.
+extends_documentation_fragment:
+  - emailsec.hes.range_guard
 options:
   state:
     description:
@@ -52,18 +54,6 @@ options:
       - Required with O(state=present) unless O(restore) is given.
     type: list
     elements: str
-  allow_reserved:
-    description: Accept private, documentation (RFC 5737) and other non-global ranges (a lab).
-    type: bool
-    default: false
-  max_prefix:
-    description: Refuse any IPv4 range broader than this prefix length.
-    type: int
-    default: 16
-  max_prefix_v6:
-    description: Refuse any IPv6 range broader than this prefix length.
-    type: int
-    default: 32
   config_dir:
     description:
       - The Postfix configuration directory, passed to C(postconf -c), C(postmap -c) and
@@ -202,7 +192,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RANGE_GUARD_ARGUMENT_SPEC, RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix import PostfixError
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.host import PostfixHost, read_text, write_atomic
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix.plan import backup_of, plan, plan_restore
@@ -305,11 +295,9 @@ def apply(module, host, result, main_cf_before, output):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            RANGE_GUARD_ARGUMENT_SPEC,
             state=dict(type="str", choices=["present", "absent"], default="present"),
             ranges=dict(type="list", elements="str"),
-            allow_reserved=dict(type="bool", default=False),
-            max_prefix=dict(type="int", default=16),
-            max_prefix_v6=dict(type="int", default=32),
             config_dir=dict(type="str", default="/etc/postfix"),
             reload=dict(type="bool", default=True),
             restore=dict(type="dict"),
