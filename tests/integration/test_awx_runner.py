@@ -288,7 +288,7 @@ def test_execution_environment_build_context(tmp_path):
         assert package in python
     assert re.search(r"^nftables \[platform:dpkg platform:rpm\]", (context / "_build" / "bindep.txt").read_text(), re.M)
     galaxy = yaml.safe_load((context / "_build" / "requirements.yml").read_text())
-    assert {c["name"] for c in galaxy["collections"]} == {"cisco.asa", "ansible.netcommon", "ansible.utils"}
+    assert {c["name"] for c in galaxy["collections"]} == {"cisco.asa", "ansible.netcommon"}
 
 
 def test_built_collection_keeps_its_ee_metadata(tmp_path):
