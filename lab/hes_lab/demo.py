@@ -1,7 +1,8 @@
 """`make demo`: a lab of emulated firewalls hardened and verified, step by step.
 
-Boots the fleet (`hes_lab.fleet`, and the network-namespace lab with Linux nftables when run as
-root), then drives the collection's own playbooks with `ansible-playbook`:
+Boots the fleet (`hes_lab.fleet`), a pfSense box (`hes_lab.pfsense`: files, pfSense's own
+xmlparse.inc under php-cli) when php is installed, and the network-namespace lab with Linux
+nftables when run as root, then drives the collection's own playbooks with `ansible-playbook`:
 
     verify            must FAIL: inbound SMTP is still open to any source
     harden --check    shows the exact commands / API edits; no configuration reaches a device
@@ -26,6 +27,7 @@ import time
 from hes_lab import fleet
 from hes_lab.asa.log import config_commands, read_log as read_asa_log
 from hes_lab.panos.log import config_writes, read_log as read_panos_log
+from hes_lab.pfsense import LabError as PfsenseLabError, PfsenseBox
 
 REPO_ROOT = fleet.REPO_ROOT
 PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
@@ -180,14 +182,22 @@ def run_playbook(playbook, inventories, args=(), log_path=None, on_task=None, en
 
 
 # --------------------------------------------------------------------------- emulator logs
+# What device_config_counts counts, per kind.
+CONFIG_UNITS = {"asa": "configuration commands received", "panos": "configuration API requests received",
+                "pfsense": "configuration writes (write_config)"}
+
+
 def device_config_counts(devices):
-    """{host: configuration commands (ASA) or configuration writes (PAN-OS) received so far}."""
+    """{host: configuration commands (ASA), configuration writes (PAN-OS) or write_config() calls
+    (pfSense) received so far}."""
     counts = {}
     for device in devices:
         if not os.path.exists(device["log"]):
             counts[device["host"]] = 0
         elif device["kind"] == "asa":
             counts[device["host"]] = len(config_commands(read_asa_log(device["log"])))
+        elif device["kind"] == "pfsense":
+            counts[device["host"]] = len(PfsenseBox(device["root"]).events("write_config"))
         else:
             counts[device["host"]] = len(config_writes(read_panos_log(device["log"])))
     return counts
@@ -266,6 +276,7 @@ class Demo:
         self.state = None
         self.netns = None
         self.mail = None
+        self.pfsense = None
         self.inventories = []
         self.logs = os.path.join(self.state_dir, "logs")
         self.secrets = demo_secrets()
@@ -280,6 +291,14 @@ class Demo:
         for device in self.state["devices"]:
             s.say("      %-10s %-6s port %-5d  %s" % (device["host"], device["kind"], device["port"], device["summary"]))
         self.inventories = [self.state["inventory"]]
+        reason = self.pfsense_unavailable()
+        if reason:
+            s.say("      (no pfSense box: %s; the pfsense role is not part of this run)" % reason)
+        else:
+            self.boot_pfsense()
+            s.say("      %-10s %-6s %s  %s" % (self.pfsense["host"], "pfsense", "box", self.pfsense["summary"]))
+            s.say("      %-10s %-6s files in %s (no process); inventory %s"
+                  % ("", "", self.rel(self.pfsense["root"]), self.rel(self.inventories[-1])))
         if self.want_netns():
             from hes_lab.netns import NetnsLab
 
@@ -289,6 +308,51 @@ class Demo:
             s.say("      %-10s %-6s netns %s  mail host, nftables on the input hook" % ("mailhost", "nft", self.netns.ns("mail")))
             s.say("      %-10s %-6s netns %s  router, nftables on the forward hook" % ("router", "nft", self.netns.ns("rtr")))
         s.outcome(True, "lab up; inventory %s" % self.rel(self.state["inventory"]))
+
+    def boot_pfsense(self, host="pfsense-01"):
+        """Lay out a pfSense box under the state directory, in an inventory of its own."""
+        import yaml
+
+        profile = fleet.PFSENSE_PROFILE
+        # A previous run's box (only files): a new lab starts from pristine devices.
+        shutil.rmtree(os.path.join(self.state_dir, "pfsense"), ignore_errors=True)
+        root = os.path.join(self.state_dir, "pfsense", host)
+        self.pfsense = {"host": host, "kind": "pfsense", "root": root, "log": os.path.join(root, "lab", "commands.log"),
+                        "version": profile["release"], "summary": profile["summary"]}
+        try:
+            PfsenseBox(root).up(fleet.config_for_host(profile, host), release=profile["release"])
+        except (PfsenseLabError, OSError) as exc:
+            raise fleet.LabError("%s (pfsense from %s) did not start: %s" % (host, profile["config"], exc)) from None
+        # The fleet's all-vars (site, backup and report directories), so that this inventory also
+        # stands alone.
+        with open(os.path.join(os.path.dirname(self.state["inventory"]), "group_vars", "all.yml"),
+                  encoding="utf-8") as handle:
+            all_vars = yaml.safe_load(handle)
+        hostvars = {"hes_lab_profile": profile["summary"], "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable, "hes_pfsense_root": root}
+        folder = os.path.join(self.state_dir, "inventory-pfsense")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "hosts.yml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("---\n# Written by `make demo`: its pfSense box (files only, see %s).\n" % root)
+            yaml.safe_dump({"all": {"vars": all_vars, "children": {"pfsense": {"hosts": {host: hostvars}}}}},
+                           handle, default_flow_style=False, sort_keys=False, width=1000)
+        self.inventories.append(path)
+
+    def pfsense_unavailable(self):
+        """Why the pfSense box cannot be part of this run, or None."""
+        if self.args.pfsense == "no":
+            return "--pfsense no"
+        reason = None
+        if not shutil.which("php"):
+            reason = "php-cli is not installed"
+        elif subprocess.run(["php", "-r", 'exit(function_exists("xml_parser_create") ? 0 : 1);'],
+                            stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False).returncode:
+            reason = "php has no xml extension (php-xml)"
+        if reason and self.args.pfsense == "yes":
+            raise DemoFailure("the pfSense box was asked for but %s (make setup installs php-cli and php-xml "
+                              "as root)" % reason)
+        return reason
 
     def want_netns(self):
         if self.args.netns == "no":
@@ -306,7 +370,7 @@ class Demo:
 
     def stop(self):
         """Stop what this demo started (never a lab it found running); False if a pid survived."""
-        if self.state is None and self.netns is None and self.mail is None:
+        if self.state is None and self.netns is None and self.mail is None and self.pfsense is None:
             return True
         self.screen.say()
         self.screen.say("Stopping the lab")
@@ -314,6 +378,14 @@ class Demo:
             self.mail.down()
             self.screen.say("      mail lab removed (Postfix and dnsmasq stopped by pid, namespaces deleted)")
             self.mail = None
+        if self.pfsense is not None:
+            box = PfsenseBox(self.pfsense["root"])
+            # Its command log outlives it, beside the emulators' logs.
+            if os.path.exists(self.pfsense["log"]):
+                shutil.copyfile(self.pfsense["log"], os.path.join(self.logs, self.pfsense["host"] + ".commands.log"))
+            box.down()
+            self.screen.say("      pfSense box removed (only files, no process)")
+            self.pfsense = None
         if self.netns is not None:
             self.netns.down()
             self.screen.say("      namespace lab removed (listeners stopped by pid, namespaces deleted)")
@@ -330,7 +402,7 @@ class Demo:
 
     @property
     def devices(self):
-        return self.state["devices"]
+        return self.state["devices"] + ([self.pfsense] if self.pfsense else [])
 
     @property
     def hosts(self):
@@ -391,9 +463,15 @@ class Demo:
                 for rule in broader.get("rules") or [broader.get("detail", "")]:
                     s.say("      %-10s   open to any source: %s" % ("", rule))
             # SMTP from outside the ranges that the device's own evaluator let through (ASA: the
-            # engine's witness; the others: a source from the complement of the ranges)
+            # engine's witness; the others: a source from the complement of the ranges). A device
+            # that is asked no such probe (pfSense: pfctl answers for the alias table only) has the
+            # engine's witnesses on its configuration in the report.
+            witness_kinds = ("complement", "leak-witness")
             leaks = [f for f in report.get("failures", []) if f["port"] == 25 and f["expect"] == "deny"
-                     and f["actual"] == "allow" and f.get("kind") in ("complement", "leak-witness")]
+                     and f["actual"] == "allow" and f.get("kind") in witness_kinds]
+            if not any(p.get("kind") in witness_kinds for p in report.get("probes", [])):
+                leaks = [dict(leak["witness"], rule="%s (the engine's witness)" % leak["rule"])
+                         for leak in report.get("engine", {}).get("leaks", [])]
             if leaks:
                 open_hosts.append(host)
                 leak = leaks[0]
@@ -414,6 +492,7 @@ class Demo:
         s.step(3, self.STEPS, "Harden in check mode (--check --diff)",
                "every firewall shows what it would change; nothing is sent to any device")
         before = device_config_counts(self.devices)
+        pfsense_config = PfsenseBox(self.pfsense["root"]).config_text() if self.pfsense else None
         status, output, log_path = self.playbook("harden.yml", "2-harden-check", ["--check", "--diff"])
         changes = [e for e in output.events if e["status"] == "changed" and e["text"]]
         shown = set()
@@ -430,6 +509,8 @@ class Demo:
             raise DemoFailure("harden --check failed (exit %d):\n%s" % (status, indent(self.tail(log_path))))
         if sent:
             raise DemoFailure("check mode sent configuration commands: %s" % sent)
+        if self.pfsense and PfsenseBox(self.pfsense["root"]).config_text() != pfsense_config:
+            raise DemoFailure("check mode changed config.xml on %s" % self.pfsense["host"])
         tables = self.netns_tables()
         if any(tables.values()):
             raise DemoFailure("check mode created nftables tables: %s" % tables)
@@ -438,8 +519,9 @@ class Demo:
         if quiet:
             raise DemoFailure("check mode showed no change for %s (see %s)" % (", ".join(quiet), self.rel(log_path)))
         s.say()
-        s.outcome(True, "%d firewalls would change; 0 configuration commands reached the emulators%s"
-                  % (len(would), "; no nftables table in the namespaces" if tables else ""))
+        s.outcome(True, "%d firewalls would change; 0 configuration commands reached the emulators%s%s"
+                  % (len(would), "; pfSense's config.xml unchanged, no write_config" if self.pfsense else "",
+                     "; no nftables table in the namespaces" if tables else ""))
 
     def netns_tables(self):
         """{namespace: our nftables tables there}, empty without the namespace lab."""
@@ -462,8 +544,7 @@ class Demo:
         for line in summary_lines(output):
             s.say("      %s" % line)
         for device in self.devices:
-            unit = "configuration commands" if device["kind"] == "asa" else "configuration API requests"
-            s.say("      %-10s %3d %s received" % (device["host"], sent[device["host"]], unit))
+            s.say("      %-10s %3d %s" % (device["host"], sent[device["host"]], CONFIG_UNITS[device["kind"]]))
         if status != 0:
             failures = [e for e in output.events if e["status"] in ("failed", "fatal", "unreachable")]
             reasons = "\n".join("%s: %s" % (e["host"], failure_reason(e)[:400]) for e in failures)
@@ -657,6 +738,9 @@ def parse_args(argv):
     parser.add_argument("--state", default=fleet.DEFAULT_STATE, help="lab state directory (default lab-run/)")
     parser.add_argument("--site", action="append", help="HES site(s) to allow (default us)")
     parser.add_argument("--forks", type=int, default=10, help="ansible-playbook --forks (default 10)")
+    parser.add_argument("--pfsense", choices=("auto", "yes", "no"), default="auto",
+                        help="a pfSense box (hes-lab pfsense: files, pfSense's own xmlparse.inc under php-cli; "
+                             "auto: when php and its xml extension are installed)")
     parser.add_argument("--mail", choices=("auto", "yes", "no"), default="auto",
                         help="mail-server step with a real Postfix in namespaces (auto: when root and installed)")
     parser.add_argument("--no-rerun", dest="rerun", action="store_false", help="skip the idempotence run")

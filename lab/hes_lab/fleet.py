@@ -69,6 +69,12 @@ PROFILES = {
 BROADER_RULE_PROFILE = {"config": "asa-9.8-broad.cfg", "version": "9.8(4)40",
                         "summary": "ASA 5508 9.8: the SMTP rule, and below it 'permit ip any host MX' (webmail, IMAP)"}
 
+# Not in the fleet either: a `hes-lab pfsense` box is files, not a process; the demo lays it out
+# beside the fleet (lab/hes_lab/pfsense, `release` picks the PHP signatures it follows).
+PFSENSE_PROFILE = {"config": "pfsense-2.7-edge.xml", "release": "2.7.2", "hostname": "pf-edge",
+                   "summary": "pfSense CE 2.7.2: port forward to the MX, its linked WAN rule from any; "
+                              "HTTPS to a web server beside it"}
+
 BOOT_TIMEOUT = 120
 
 
@@ -93,6 +99,13 @@ def plan_devices(asa_count, panos_count, profiles=None):
     return devices
 
 
+def config_for_host(profile, host):
+    """The XML configuration of PROFILE with HOST as its <hostname> (PAN-OS, pfSense)."""
+    with open(os.path.join(CONFIG_DIR, profile["config"]), encoding="utf-8") as handle:
+        text = handle.read()
+    return text.replace("<hostname>%s</hostname>" % profile["hostname"], "<hostname>%s</hostname>" % host)
+
+
 def device_command(state_dir, host, kind, profile):
     """The `hes-lab` command line that boots one device, and the files it uses."""
     logs = os.path.join(state_dir, "logs")
@@ -105,11 +118,8 @@ def device_command(state_dir, host, kind, profile):
                        "--control", files["control"]], files
     # PAN-OS has no --hostname: each device boots from its own copy with its name in it.
     files["config"] = os.path.join(state_dir, "configs", host + ".xml")
-    with open(os.path.join(CONFIG_DIR, profile["config"]), encoding="utf-8") as handle:
-        text = handle.read()
-    text = text.replace("<hostname>%s</hostname>" % profile["hostname"], "<hostname>%s</hostname>" % host)
     with open(files["config"], "w", encoding="utf-8") as handle:
-        handle.write(text)
+        handle.write(config_for_host(profile, host))
     return base + ["--config", files["config"], "--sw-version", profile["version"],
                    "--username", PANOS_USER], files
 
