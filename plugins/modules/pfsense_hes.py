@@ -295,7 +295,9 @@ def harden(module, root, text, config, sha):
         module.fail_json(msg="emailsec.hes.pfsense_hes refuses to change %s: %s"
                              % (params["interface"], " | ".join(result["errors"])), changed=False, **output)
     if module._diff and result["changed"]:
-        output["diff"] = result["preview"]
+        # As on the other vendors, the diff ends with what the plan gate proved would change.
+        output["diff"] = result["preview"] + [{"before_header": "plan gate", "after_header": "plan gate",
+                                               "before": "", "after": "gate: %s\n" % result["gate"]["differential"]}]
     if not result["changed"] or module.check_mode:
         module.exit_json(changed=result["changed"], **output)
     answer = run_php(module, root, php.request("apply", sha, edits=result["edits"], description=result["description"]))

@@ -124,8 +124,10 @@ def test_check_mode_harden_second_run_verify_and_rollback(lab):
     plan = task(results, "Plan on config.xml")
     assert [d["before_header"] for d in plan["diff"]] == [
         'config.xml aliases/alias/0 "TM_HES_IP_RANGE"', 'config.xml filter/rule/3 "Inbound SMTP to mail relay"',
-        'config.xml filter/rule/4 "NAT SMTP to mail server"', 'config.xml nat/rule/0 "SMTP to mail server"']
+        'config.xml filter/rule/4 "NAT SMTP to mail server"', 'config.xml nat/rule/0 "SMTP to mail server"',
+        "plan gate"]
     assert "<address>TM_HES_IP_RANGE</address>" in plan["diff"][1]["after"]
+    assert plan["diff"][-1]["after"] == "gate: %s\n" % plan["differential"]
     assert plan["differential"] == ("verdict changes: TCP/25 from outside the ranges to 10.0.20.25, 198.51.100.25: "
                                     "allow -> deny; other flows: none")
     assert lab.backups() == []

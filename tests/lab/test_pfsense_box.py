@@ -105,6 +105,20 @@ def test_booting_loads_the_ruleset_and_pfctl_answers_from_it(box):
     assert box.pfctl("-t", "bogons", "-T", "test", "18.208.22.70").stderr == "0/1 addresses match.\n"
 
 
+def test_a_logged_rule_renders_log_after_the_direction_as_filter_inc_does(tmp_path):
+    with open(os.path.join(GOLDEN, "plain_wan_rule", "config.xml")) as handle:
+        text = handle.read()
+    logged = text.replace("<descr><![CDATA[Inbound SMTP to mail relay]]></descr>",
+                          "<descr><![CDATA[Inbound SMTP to mail relay]]></descr>\n\t\t\t<log></log>", 1)
+    assert logged != text
+    instance = PfsenseBox(str(tmp_path / "box")).up(logged)
+    try:
+        assert 'pass in log quick on vtnet0 inet proto tcp from any to 198.51.100.25 port = smtp' in \
+            instance.pfctl("-sr").stdout
+    finally:
+        instance.down()
+
+
 def test_a_ruleset_pfctl_cannot_parse_is_not_loaded(box, tmp_path):
     before = box.pfctl("-sr").stdout
     bad = tmp_path / "bad.rules"

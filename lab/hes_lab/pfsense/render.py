@@ -213,8 +213,9 @@ def user_rule(box, rule, family, where):
     flags = " flags S/SA" if (rule.get("protocol") or "").lower() == "tcp" and action == "pass" else ""
     state = " keep state" if action == "pass" else ""
     tracker = " ridentifier %s" % rule["tracker"] if rule.get("tracker") else ""
-    return "%s%s%s%s %s%s from %s%s to %s%s%s%s label \"USER_RULE: %s\"%s" % (
-        action, direction, quick, on, af, proto, src, sport, dst, dport, flags, state, descr, tracker)
+    log = " log" if "log" in rule else ""  # filter.inc puts it right after the direction
+    return "%s%s%s%s%s %s%s from %s%s to %s%s%s%s label \"USER_RULE: %s\"%s" % (
+        action, direction, log, quick, on, af, proto, src, sport, dst, dport, flags, state, descr, tracker)
 
 
 def nat_rule(box, rule):

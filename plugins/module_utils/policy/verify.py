@@ -24,7 +24,7 @@ __metaclass__ = type
 
 import ipaddress
 
-from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import evaluate, evaluate_flow
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import CLIENT_PORTS, evaluate, evaluate_flow
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.gate import describe_flow, judge
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.model import SMTP_APP
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
@@ -151,7 +151,10 @@ def plan_verification(policy, inbound, range_nets, mail_servers, served=None, ot
                 family_ranges = [n for n in range_nets if n.version == server.version]
                 if not family_ranges:
                     continue
-                region = match_cubes(ranges, address_sets([server]), interval(TCP, TCP), None,
+                # An expected allow is about the ranges' real clients (ephemeral source ports, as
+                # Q2); an expected deny holds for every source port, which an attacker chooses (Q1).
+                sport = CLIENT_PORTS if expect == "allow" else None
+                region = match_cubes(ranges, address_sets([server]), interval(TCP, TCP), sport,
                                      interval(port, port))
                 verdicts = set(piece.verdict for piece in evaluate(policy.paths[name], region, "may"))
                 verdicts |= set(piece.verdict for piece in evaluate(policy.paths[name], region, "must"))

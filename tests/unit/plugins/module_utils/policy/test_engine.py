@@ -202,3 +202,21 @@ def test_uncertain_rules_in_the_change_are_enumerated():
     # The time-ranged deny may be off: nothing refuses for it after the plan, but it may block
     # nothing of the ranges either, so the gate is clean.
     assert gate["ok"], gate["refusals"]
+
+
+def test_other_ports_expected_open_are_judged_from_client_source_ports_and_closed_ones_from_every_port():
+    """pfSense blocks source port 0 before any user rule: HTTPS from the ranges is still open to
+    every real client. A port expected closed stays judged over every source port (an attacker
+    picks them), so a rule that opens it to source port 53 only is still caught."""
+    from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import plan_verification
+
+    zero = space.interval(0, 0)
+    rules = [rule("block-port-0", "deny", ANY, ANY, TCP, None, sport=zero),
+             rule("smtp", "permit", RANGES, MAIL, TCP, P25),
+             rule("https", "permit", ANY, MAIL, TCP, space.interval(443, 443)),
+             rule("dns-trick", "permit", ANY, MAIL, TCP, space.interval(8080, 8080), sport=space.interval(53, 53))]
+    planned = plan_verification(policy(rules), ["outside"], [ipaddress.ip_network("198.51.100.0/24")], MAIL,
+                                other_ports={443: "allow", 8080: "deny"})
+    by_port = {row["port"]: row for row in planned["other_ports"]}
+    assert by_port[443]["ok"] and by_port[443]["engine"] == ["allow"]
+    assert not by_port[8080]["ok"] and "allow" in by_port[8080]["engine"]
