@@ -43,6 +43,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import (
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     RangeError,
     asa_network_object,
+    guard_restored,
     parse_network,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import (
@@ -601,9 +602,14 @@ def check_backup(backup):
             if len(names) != 1:
                 raise AsaPlanError("backup group member %d: %r names no single object" % (index, member))
             check_name(names[0], "backup group member %d" % index)
-        elif isinstance(member_key(member), str) or (words[1] != "host" and "." in words[1] and "/" in words[1]):
-            # ASA writes an IPv4 network as 'address mask', never with a prefix length.
-            raise AsaPlanError("backup group member %d: %r is not a valid address" % (index, member))
+        else:
+            try:
+                net = guard_restored(" ".join(words[1:]), "address")
+            except RangeError as exc:
+                raise AsaPlanError("backup group member %d: %r is not a valid address (%s)" % (index, member, exc))
+            if net.version == 4 and words[1] != "host" and "/" in words[1]:
+                raise AsaPlanError("backup group member %d: %r is not a valid address (ASA writes an IPv4 "
+                                   "network as 'address mask')" % (index, member))
     for index, change in enumerate(backup["rules"]):
         if not isinstance(change, dict):
             raise AsaPlanError("backup rule change %d is malformed: %r" % (index, change))

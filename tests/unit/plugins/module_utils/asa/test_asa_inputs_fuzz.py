@@ -222,6 +222,7 @@ def tampered_backups(draw):
                   st.sampled_from(NASTY_TEXT)).map("".join),
         st.sampled_from([ACE, ACE + "\nwrite erase", ACE + "\x85no access-list OUTSIDE_IN " + ACE, "remark x",
                          "network-object", "network-object host", "group-object", "network-object object",
+                         "network-object 0.0.0.0 0.0.0.0", "network-object ::/0", "network-object 224.0.0.0 240.0.0.0",
                          "network-object 300.1.1.1 255.255.255.0", "extended permit", 0, 1, 10 ** 30, -1, True,
                          [None], [ACE], {"acl": "OUTSIDE_IN"}, ["network-object\nwrite erase"]]),
         st.lists(any_values(), max_size=2)))
@@ -252,6 +253,11 @@ def test_fuzz_rollback_of_a_tampered_backup(case):
         return
     check_commands(result["commands"], group_name, ACLS)
     for command in result["commands"]:
+        words = command.split()
+        if words[0] == "network-object" and words[1] != "object":
+            net = ipaddress.ip_network(words[2] if words[1] == "host" else "/".join(words[1:]))
+            # No backup may restore a range broader than the loosest guard (/8, /16) or multicast.
+            assert net.prefixlen >= (8 if net.version == 4 else 16) and not net.is_multicast, command
         if " extended " in command:
             text = command.split(" extended ", 1)[1]
             assert parse.parse_ace("extended " + text, config)["action"] in ("permit", "deny"), command

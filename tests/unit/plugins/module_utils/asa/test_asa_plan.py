@@ -302,6 +302,7 @@ def tampered(path, value):
     (tampered(("group", "members"), ["network-object"]), "member 0"),
     (tampered(("group", "members"), ["network-object 18.208.22.64/26"]), "not a valid address"),
     (tampered(("group", "members"), ["group-object OTHER\x85write erase"]), "member 0"),
+    (tampered(("group", "members"), ["network-object 0.0.0.0 0.0.0.0"]), "0.0.0.0/0 is broader than /8"),
     (tampered(("group", "existed"), None), "needs name, existed and members"),
     (tampered(("rules",), None), "'rules' is None, not a list"),
     (tampered(("rules",), 5), "'rules' is 5, not a list"),
