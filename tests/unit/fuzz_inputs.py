@@ -33,7 +33,7 @@ NASTY_TEXT = [
     "x'\"y", "<x>", "x<y", "x>y", "&amp;", "a&b", "]]>", "<![CDATA[x]]>", "<!-- x -->", "../../etc/passwd",
     "..", ".", "/", "../", "/tmp/../etc", "a" * 31, "a" * 32, "a" * 63, "a" * 64, "a" * 65, "a" * 300,
     "\ufeffx", "\uff58", "\u0663", "x\u200by", "\udc80", "x\ufffey", "x\uffffy", "x y", " x", "x ", "x,y",
-    "{x}", "$x", "${x}", "x;y", "x|y", "x||y", "*", "x?", "[x]", "\\", "x\\y", "%s", "{{ x }}", "-x",
+    "{x}", "$", "$x", "${x}", "${x", "x {", "x;y", "x|y", "x||y", "*", "x?", "[x]", "\\", "x\\y", "%s", "{{ x }}", "-x",
     "x\ny", "x\n\nwrite erase", "x\nno access-list y", "x\"; flush ruleset; \"", "x' or @name='y",
     "x</member><member>y", "0", "25", "-1", "1e3", "0x19", "True",
 ]

@@ -59,6 +59,9 @@ from ansible_collections.emailsec.hes.plugins.module_utils.postfix.relay import 
 # One line for postconf and for Python's splitlines() alike: no control character but the tab, no
 # surrogate, no Unicode line or paragraph separator.
 _ONE_LINE_RE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]*")
+# A Postfix macro: $$, $name, ${name}, $(name), ${name?text}, ${name:text}, ${name?{text}:{text}}.
+_MACRO_RE = re.compile(r"\$(?:\$|[A-Za-z0-9_]+|\{[A-Za-z0-9_]+(?:[?:](?:[^${}]|\{[^${}]*\})*)?\}"
+                       r"|\([A-Za-z0-9_]+(?:[?:][^$()]*)?\))")
 CLIENT_DNSBL = ("reject_rbl_client", "reject_rhsbl_client", "reject_rhsbl_reverse_client")
 MESSAGE_DNSBL = ("reject_rhsbl_sender", "reject_rhsbl_helo", "reject_rhsbl_recipient")
 POSTSCREEN_LIST = "postscreen_access_list"
@@ -365,6 +368,13 @@ def _checked_backup(backup, config_dir, paths):
             raise PostfixError("restore: parameter %r is not one this role edits (%s)" % (name, ", ".join(EDITABLE)))
         if value is not None and (not isinstance(value, str) or not _ONE_LINE_RE.fullmatch(value)):
             raise PostfixError("restore: the value of %s, %r, is not a one-line string" % (name, value))
+        if value is not None and "$" in _MACRO_RE.sub("", value):
+            raise PostfixError("restore: the value of %s, %r, has a malformed $ reference (postconf would stop "
+                               "with 'macro processing error')" % (name, value))
+        try:
+            split_list(value or "")
+        except PostfixError as exc:
+            raise PostfixError("restore: the value of %s: %s" % (name, exc))
     actions = dict((path, TABLE_ACTIONS[name]) for name, path in paths.items())
     for path, text in tables.items():
         if path not in actions:

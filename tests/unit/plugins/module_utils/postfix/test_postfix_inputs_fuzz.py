@@ -181,6 +181,9 @@ def table_line_ok(line, action):
 @example(case=("parameter", "smtpd_recipient_restrictions", "permit_mynetworks\u2028mynetworks = 0.0.0.0/0"))
 @example(case=("parameter", "smtpd_recipient_restrictions", "permit_mynetworks\x00"))
 @example(case=("parameter", "smtpd_recipient_restrictions", "permit_mynetworks\rmynetworks = 0.0.0.0/0"))
+@example(case=("parameter", "postscreen_access_list", "$"))
+@example(case=("parameter", "postscreen_access_list", "permit_mynetworks ${x"))
+@example(case=("parameter", "smtpd_recipient_restrictions", "permit {"))
 @example(case=("table", "smtpd", "0.0.0.0/0\tOK\n"))
 @example(case=("table", "smtpd", "0.0.0.0/0\tpermit_auth_destination\n"))
 @example(case=("table", "postscreen", "18.208.22.64/26\tpermit_auth_destination\n"))
@@ -210,6 +213,7 @@ def test_fuzz_restore_of_a_tampered_backup(restore_case, case):
 
 
 @bounded(25)
+@example(case=("parameter", "postscreen_access_list", "$"))
 @given(case=tampered_backups(kinds=("parameter",)))
 def test_fuzz_restored_values_never_add_a_main_cf_line(restore_case, case, tmp_path_factory):
     """The real postconf: whatever a restore accepts, ``postconf -e`` writes as one parameter."""

@@ -164,6 +164,10 @@ def test_restore_refuses_a_backup_that_names_other_files_or_parameters(tmp_path)
         (dict(good, parameters={"smtpd_recipient_restrictions": "permit\u2028reject"}), "one-line"),
         (dict(good, parameters={"smtpd_recipient_restrictions": "permit\rmynetworks = 0.0.0.0/0"}), "one-line"),
         (dict(good, parameters={"smtpd_recipient_restrictions": "permit\x00"}), "one-line"),
+        # Written by postconf -e, after which postconf -n (and Postfix) stop: "macro processing error".
+        (dict(good, parameters={"postscreen_access_list": "$"}), "malformed \\$ reference"),
+        (dict(good, parameters={"postscreen_access_list": "permit_mynetworks ${x"}), "malformed \\$ reference"),
+        (dict(good, parameters={"smtpd_recipient_restrictions": "permit {"}), "unbalanced"),
         # A table's content was restored as it was: any client could be made to answer OK (relay).
         (dict(good, tables={table_paths(config.path)["smtpd"]: "0.0.0.0/0\tOK\n"}), "is not 'network permit_auth"),
         (dict(good, tables={table_paths(config.path)["smtpd"]: "0.0.0.0/0\tpermit_auth_destination\n"}),
