@@ -104,3 +104,20 @@ def mentions(message, value):
     if isinstance(value, (list, tuple)):
         return any(mentions(message, item) for item in value)
     return False
+
+
+def check_validator(validate, value, error, prefix, legal, plain=False):
+    """The property every validator has: the value comes back when the rule allows it (``legal``),
+    otherwise ``error`` is raised with a message that starts with ``prefix`` and names the value;
+    ``plain`` values (ones the rule certainly allows) must not be refused. Returns (accepted,
+    what the validator returned)."""
+    try:
+        returned = validate(value)
+    except error as exc:
+        message = str(exc)
+        assert message.startswith(prefix), message
+        assert names_value(message, value), message
+        assert not plain, "refused %r: %s" % (value, message)
+        return False, None
+    assert legal, "%r was accepted" % (value,)
+    return True, returned

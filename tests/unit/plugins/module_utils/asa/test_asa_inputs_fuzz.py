@@ -20,6 +20,7 @@ from ansible_collections.emailsec.hes.tests.unit.fuzz_inputs import (
     NASTY_TEXT,
     any_values,
     bounded,
+    check_validator,
     is_one_line,
     names_value,
     with_examples,
@@ -84,17 +85,11 @@ def check_commands(commands, group_name, acls, ranges=None):
 @with_examples("value", ["TM_HES_IP_RANGE\n", "TM HES", "x" * 65, "", ["TM_HES_IP_RANGE"], "out;side", "x\u2028y"])
 @given(value=st.one_of(any_values(NAME_ALPHABET), PLAIN_NAMES))
 def test_fuzz_check_name(value):
-    try:
-        accepted = plan.check_name(value, "hes_group_name")
-    except plan.AsaPlanError as exc:
-        message = str(exc)
-        assert message.startswith("hes_group_name: "), message
-        assert names_value(message, value), message
-        assert not (isinstance(value, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", value)), (
-            "a plain name was refused: %s" % message)
-        return
-    assert isinstance(value, str) and NAME_RULE.fullmatch(value), "%r was accepted" % (value,)
-    assert accepted == value
+    accepted, returned = check_validator(
+        lambda v: plan.check_name(v, "hes_group_name"), value, plan.AsaPlanError, "hes_group_name: ",
+        legal=isinstance(value, str) and NAME_RULE.fullmatch(value),
+        plain=isinstance(value, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", value))
+    assert returned == (value if accepted else None)
 
 
 def name_or_junk():

@@ -24,8 +24,8 @@ from ansible_collections.emailsec.hes.tests.unit.fuzz_inputs import (
     any_values,
     bounded,
     breaking_characters,
+    check_validator,
     mentions,
-    names_value,
     with_examples,
     xml_legal,
 )
@@ -44,6 +44,8 @@ CONFIG_TEXT = golden_text("plain_wan_rule")
 CONFIG = parse.parse_config(CONFIG_TEXT)
 RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
 ALIAS_RULE = re.compile(r"[A-Za-z0-9_]{1,31}")
+# What the planner edits: an alias, a rule or port forward (or one element of it), the separators.
+EDITED_PATH = re.compile(r"(?:aliases/alias|filter/rule|nat/rule)(?:/[0-9]+(?:/[a-z_-]+)?)?|filter/separator/[a-z0-9_]+")
 
 
 def text_is_carried(value):
@@ -65,30 +67,23 @@ def strings(value):
                          ["TM_HES_IP_RANGE"], "T\u0131M", "x\u2028"])
 @given(value=st.one_of(any_values("abXY09_", 40), st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,30}", fullmatch=True)))
 def test_fuzz_check_alias_name(value):
-    try:
-        accepted = plan.check_alias_name(value)
-    except plan.PfsensePlanError as exc:
-        assert str(exc).startswith("hes_group_name: "), str(exc)
-        assert names_value(str(exc), value), str(exc)
-        return
-    assert isinstance(value, str) and ALIAS_RULE.fullmatch(value) and not re.fullmatch(r"[0-9_]+", value), (
-        "%r was accepted" % (value,))
-    assert accepted == value
+    accepted, returned = check_validator(
+        plan.check_alias_name, value, plan.PfsensePlanError, "hes_group_name: ",
+        legal=isinstance(value, str) and ALIAS_RULE.fullmatch(value) and not re.fullmatch(r"[0-9_]+", value),
+        plain=value == "TM_HES_IP_RANGE")
+    assert returned == (value if accepted else None)
 
 
 @bounded(200)
 @with_examples("value", ["wan", "lan", "opt1", "opt9", "WAN", "wan\n", "wan ", "", None, ["wan"], "interfaces"])
 @given(value=st.one_of(any_values("wanopt1", 12), st.sampled_from(["wan", "lan", "opt1", "opt2"])))
 def test_fuzz_check_interface(value):
-    try:
-        accepted = plan.check_interface(CONFIG, value)
-    except plan.PfsensePlanError as exc:
-        assert str(exc).startswith("hes_pfsense_interface: "), str(exc)
-        assert names_value(str(exc), value), str(exc)
-        return
     interfaces = CONFIG["interfaces"]
-    assert isinstance(value, str) and value in interfaces and "enable" in interfaces[value], value
-    assert accepted == value
+    accepted, returned = check_validator(
+        lambda v: plan.check_interface(CONFIG, v), value, plan.PfsensePlanError, "hes_pfsense_interface: ",
+        legal=isinstance(value, str) and value in interfaces and "enable" in interfaces[value],
+        plain=value == "wan")
+    assert returned == (value if accepted else None)
 
 
 # --- the whole plan: names, servers, provenance, user -----------------------------------------
@@ -125,8 +120,7 @@ def check_edits(config, edits):
     """The edits apply, touch only what the planner edits, and config.xml written after them (as
     pfSense writes it) is read back by expat as the same configuration."""
     for edit in edits:
-        assert re.fullmatch(r"(?:aliases/alias|filter/rule|nat/rule)(?:/[0-9]+(?:/[a-z_-]+)?)?|filter/separator/[a-z0-9_]+",
-                            edit["path"]), edit["path"]
+        assert EDITED_PATH.fullmatch(edit["path"]), edit["path"]
         for text in strings(edit.get("value")) + strings(edit.get("expect") or {}):
             if isinstance(text, str):
                 assert text_is_carried(text), "%r in %s" % (text, edit["path"])
