@@ -26,7 +26,7 @@ import re
 
 FORMAT = "emailsec.hes/backup/1"
 VENDORS = ("asa", "panos", "nftables", "pfsense", "postfix")
-_TIME = r"\d{8}T\d{6}\d{6}Z"
+_TIME = r"[0-9]{8}T[0-9]{12}Z"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -42,14 +42,14 @@ def safe_host(host):
     cleaned = _UNSAFE.sub("_", host).strip("_") or "host"
     if cleaned == host and len(host) <= 100:
         return host
-    return "%s-%s" % (cleaned[:80], hashlib.sha256(host.encode("utf-8")).hexdigest()[:8])
+    return "%s-%s" % (cleaned[:80], hashlib.sha256(host.encode("utf-8", "surrogatepass")).hexdigest()[:8])
 
 
 def backup_name(host, vendor, stamp):
     """``fw1.asa.20261130T120000123456Z.json``; ``stamp`` is ``%Y%m%dT%H%M%S%fZ`` in UTC."""
     if vendor not in VENDORS:
         raise BackupError("vendor %r is not one of %s" % (vendor, ", ".join(VENDORS)))
-    if not re.fullmatch(_TIME, stamp or ""):
+    if not isinstance(stamp, str) or not re.fullmatch(_TIME, stamp):
         raise BackupError("time stamp %r is not YYYYMMDDTHHMMSSffffffZ" % (stamp,))
     return "%s.%s.%s.json" % (safe_host(host), vendor, stamp)
 

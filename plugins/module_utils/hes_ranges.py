@@ -262,6 +262,14 @@ def check_network(net, origin, max_prefix=DEFAULT_MAX_PREFIX, max_prefix_v6=DEFA
     return net
 
 
+def guard_restored(entry, origin):
+    """A range read back from a backup: parsed strictly and held to the loosest guard any run may
+    set (max_prefix 8, max_prefix_v6 16, reserved space allowed), since a backup does not record
+    the options of the run that wrote it. Broader ranges and never-a-source space are refused."""
+    return check_network(parse_network(entry, origin), origin, max_prefix=MIN_MAX_PREFIX,
+                         max_prefix_v6=MIN_MAX_PREFIX_V6, allow_reserved=True)
+
+
 def guard_ranges(entries, origin, allow_reserved=False, max_prefix=DEFAULT_MAX_PREFIX,
                  max_prefix_v6=DEFAULT_MAX_PREFIX_V6, ip_version="both", aggregate=True):
     """The one range guard: every module that takes ranges calls it, and the lookup runs the same checks.

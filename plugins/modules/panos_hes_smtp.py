@@ -216,7 +216,6 @@ warnings_detail:
 """
 
 import xml.etree.ElementTree as ET
-from xml.sax.saxutils import escape
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -228,7 +227,6 @@ from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import Pa
 
 ADMINS_CMD = "<show><config><list><admins></admins></list></config></show>"
 LOCKS_CMD = "<show><config-locks></config-locks></show>"
-REVERT_CMD = "<revert><config><partial><admin><member>%s</member></admin></partial></config></revert>"
 
 
 class Failure(Exception):
@@ -302,6 +300,7 @@ class Run(object):
 
     def main(self):
         params = self.params
+        panos_plan.check_admin(self.admin)
         panos_plan.check_prefix(params["object_prefix"])
         panos_plan.check_name(params["group_name"], "group_name")
         config = self.read()
@@ -388,7 +387,7 @@ class Run(object):
             return "nothing was changed"
         if not others_pending:
             try:
-                self.op(REVERT_CMD % escape(self.admin))
+                self.op(panos_plan.revert_command(self.admin))
                 return "the candidate configuration was reverted (revert config partial admin %s)" % self.admin
             except Failure:
                 pass

@@ -43,6 +43,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import (
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     RangeError,
     asa_network_object,
+    guard_restored,
     parse_network,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import (
@@ -69,9 +70,10 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
 BACKUP_FORMAT = 1
 SMTP_PORT = 25
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
-# What an ACE or member line restored from a backup may contain: printable ASCII, no control
-# characters (a newline would be a second command).
-LINE_RE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,511}")
+# What an ACE or member line restored from a backup may contain: words of printable ASCII, one
+# space apart, as the device prints them; no control characters (a newline would be a second command).
+LINE_RE = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
+LINE_MAX = 512
 
 
 class AsaPlanError(ValueError):
@@ -86,7 +88,7 @@ def check_name(value, option):
 
 
 def _check_line(value, what):
-    if not isinstance(value, str) or not LINE_RE.fullmatch(value):
+    if not isinstance(value, str) or len(value) > LINE_MAX or not LINE_RE.fullmatch(value):
         raise AsaPlanError("%s: %r is not a single printable configuration line" % (what, value))
     return value
 
@@ -572,38 +574,62 @@ def _carve_outs(after_config, leak_findings, rules, rule_changes, scope, group_n
 
 # ---------------------------------------------------------------- rollback
 
+# The ACE texts each kind of rule change records (plan_hardening's change list).
+REQUIRED_TEXTS = {"replaced": ("before", "after"), "removed_duplicate": ("before", "after"), "added": ("after",),
+                  "deny_added": ("after", "deny")}
+
+
 def check_backup(backup):
     """Validate a backup written by ``plan_hardening`` before anything in it reaches a command."""
     if not isinstance(backup, dict) or backup.get("format") != BACKUP_FORMAT:
         raise AsaPlanError("backup: not an emailsec.hes ASA backup (format %r, expected %d)"
                            % (backup.get("format") if isinstance(backup, dict) else backup, BACKUP_FORMAT))
     group = backup.get("group")
-    if not isinstance(group, dict) or not isinstance(group.get("members"), list):
-        raise AsaPlanError("backup: 'group' is missing or malformed")
+    if not isinstance(group, dict) or not isinstance(group.get("members"), list) or \
+            not isinstance(group.get("existed"), bool):
+        raise AsaPlanError("backup: 'group' is missing or malformed (it needs name, existed and members)")
     check_name(group.get("name"), "backup group name")
+    if not isinstance(backup.get("rules"), list):
+        raise AsaPlanError("backup: 'rules' is %r, not a list" % (backup.get("rules"),))
     for index, member in enumerate(group["members"]):
         _check_line(member, "backup group member %d" % index)
         words = member.split()
-        if words[0] not in ("network-object", "group-object"):
+        if len(words) < 2 or words[0] not in ("network-object", "group-object"):
             raise AsaPlanError("backup group member %d: %r is not a network-object or group-object line"
                                % (index, member))
-        if words[0] == "network-object" and words[1] not in ("object", "host") and \
-                isinstance(member_key(member), str):
-            raise AsaPlanError("backup group member %d: %r is not a valid address" % (index, member))
-    for index, change in enumerate(backup.get("rules") or []):
+        names = words[1:] if words[0] == "group-object" else words[2:] if words[1] == "object" else None
+        if names is not None:
+            if len(names) != 1:
+                raise AsaPlanError("backup group member %d: %r names no single object" % (index, member))
+            check_name(names[0], "backup group member %d" % index)
+        else:
+            try:
+                net = guard_restored(" ".join(words[1:]), "address")
+            except RangeError as exc:
+                raise AsaPlanError("backup group member %d: %r is not a valid address (%s)" % (index, member, exc))
+            if net.version == 4 and words[1] != "host" and "/" in words[1]:
+                raise AsaPlanError("backup group member %d: %r is not a valid address (ASA writes an IPv4 "
+                                   "network as 'address mask')" % (index, member))
+    for index, change in enumerate(backup["rules"]):
         if not isinstance(change, dict):
-            raise AsaPlanError("backup rule change %d is malformed" % index)
+            raise AsaPlanError("backup rule change %d is malformed: %r" % (index, change))
         check_name(change.get("acl"), "backup rule change %d acl" % index)
-        if change.get("action") not in ("replaced", "removed_duplicate", "added", "deny_added"):
+        if not isinstance(change.get("action"), str) or change["action"] not in REQUIRED_TEXTS:
             raise AsaPlanError("backup rule change %d: action %r is unknown" % (index, change.get("action")))
-        if not isinstance(change.get("line"), int) or change["line"] < 1:
+        if not isinstance(change.get("line"), int) or isinstance(change["line"], bool) or change["line"] < 1:
             raise AsaPlanError("backup rule change %d: line %r is not a positive integer" % (index, change.get("line")))
+        for key in REQUIRED_TEXTS[change["action"]]:
+            if change.get(key) is None:
+                raise AsaPlanError("backup rule change %d: %s %r: the %s needs the %s ACE"
+                                   % (index, key, change.get(key), change["action"], key))
         for key in ("before", "after", "deny"):
             if change.get(key) is not None:
                 text = _check_line(change[key], "backup rule change %d %s" % (index, key))
-                if parse_ace(text, {"names": {}, "groups": {}})["action"] is None:
-                    raise AsaPlanError("backup rule change %d %s: %r is not an access-list entry"
-                                       % (index, key, text))
+                ace = parse_ace(text, {"names": {}, "groups": {}})
+                if ace["action"] is None or not ace["protocol"] or \
+                        any(ace[side] is None or ace[side]["kind"] == "unknown" for side in ("source", "destination")):
+                    raise AsaPlanError("backup rule change %d %s: %r is not an access-list entry (action, protocol, "
+                                       "source, destination)" % (index, key, text))
     return backup
 
 
@@ -616,7 +642,7 @@ def plan_rollback(config, backup):
     group = backup["group"]
     edits = {}
     warnings = []
-    for change in sorted(backup.get("rules", []), key=lambda c: (c["acl"], c["line"])):
+    for change in sorted(backup["rules"], key=lambda c: (c["acl"], c["line"])):
         name = change["acl"]
         if name not in config["acls"]:
             warnings.append("ACL %s no longer exists; its change at line %d is not restored" % (name, change["line"]))

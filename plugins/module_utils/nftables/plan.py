@@ -33,6 +33,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import
     table_model_from_json,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render import (
+    CIDR_TEXT_RE,
     check_ports,
     desired_table,
     parse_priority,
@@ -53,12 +54,13 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     region_intersect,
 )
 
-# Interface names as the kernel accepts them (IFNAMSIZ 16 with the NUL; no '/', no spaces).
-INTERFACE_RE = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}")
-# An absolute path that is safe inside `include "..."` and on a command line: no control
-# characters, no quote or backslash, no glob characters (nft expands them in include).
-FILE_PATH_RE = re.compile(r'/[^\x00-\x1f\x7f"\\*?\[\]]*')
-CIDR_TEXT_RE = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
+# Interface names the kernel accepts (dev_valid_name(): IFNAMSIZ 16 with the NUL; no '/', ':' or
+# whitespace; not '.' or '..'), from a conservative alphabet.
+INTERFACE_RE = re.compile(r"(?!\.{1,2}$)[A-Za-z0-9_.@+-]{1,15}")
+# An absolute path that is safe inside `include "..."` and on a command line, and one line for
+# every reader (Python's splitlines() too): no control characters (C0, DEL, C1), surrogates or
+# Unicode line separators, no quote or backslash, no glob characters (nft expands them in include).
+FILE_PATH_RE = re.compile(r'/[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029"\\*?\[\]]*')
 # Internal relays may sit in private space. guard_ranges refuses what no SMTP connection can come
 # from (multicast, "this network", unspecified, IPv4-mapped) even with allow_reserved; loopback is
 # always allowed anyway, and 240.0.0.0/4 is no relay's address either.
@@ -74,7 +76,8 @@ def check_interface(name, option):
     if name is None or name == "":
         return None
     if not isinstance(name, str) or not INTERFACE_RE.fullmatch(name):
-        raise NftablesError("%s: %r is not an interface name (1-15 of A-Z a-z 0-9 _ . : @ + -)" % (option, name))
+        raise NftablesError("%s: %r is not an interface name (1-15 of A-Z a-z 0-9 _ . @ + -, not . or ..)"
+                            % (option, name))
     return name
 
 

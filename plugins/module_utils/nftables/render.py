@@ -53,7 +53,11 @@ LOOPBACK = "lo"
 # Standard priority names of the inet/ip/ip6 families (nft(8), "CHAINS"); nft itself decides
 # which of them are valid at which hook, so that check is left to `nft -c`.
 PRIORITY_NAMES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50, "srcnat": 100}
-_PRIORITY_RE = re.compile(r" *([a-z]+) *(?:([+-]) *(\d+))? *")
+# A chain priority is a signed 32-bit number in the kernel.
+PRIORITY_MIN, PRIORITY_MAX = -2 ** 31, 2 ** 31 - 1
+_PRIORITY_RE = re.compile(r" *([a-z]+) *(?:([+-]) *([0-9]+))? *")
+# An address or CIDR as text: ASCII only, no IPv6 zone index (ipaddress keeps any text after '%').
+CIDR_TEXT_RE = re.compile(r"[0-9A-Fa-f.:]+(/[0-9]{1,3})?")
 
 FILE_HEADER = (
     "# Managed by emailsec.hes (role emailsec.hes.nftables): do not edit, changes are overwritten.\n"
@@ -63,31 +67,37 @@ FILE_HEADER = (
 
 
 def parse_priority(priority):
-    """Return (text for nft, integer value) for an int or a `name [+-] N` priority."""
+    """Return (text for nft, integer value) for an int or a `name [+-] N` priority. Numbers are
+    written in canonical decimal: nft reads a leading zero as octal (``010``) or not at all (``08``)."""
     if isinstance(priority, int) and not isinstance(priority, bool):
-        return str(priority), priority
-    text = priority.strip(" ") if isinstance(priority, str) else ""
-    if re.fullmatch(r"-?\d+", text):
-        return text, int(text)
-    match = _PRIORITY_RE.fullmatch(text)
-    if not match or match.group(1) not in PRIORITY_NAMES:
+        text, value = str(priority), priority
+    else:
+        text = priority.strip(" ") if isinstance(priority, str) else ""
+        match = _PRIORITY_RE.fullmatch(text)
+        if re.fullmatch(r"-?[0-9]+", text):
+            value = int(text)
+            text = str(value)
+        elif match and match.group(1) in PRIORITY_NAMES:
+            name, sign, offset = match.groups()
+            value = PRIORITY_NAMES[name] + (int(offset or 0) if sign != "-" else -int(offset))
+            text = "%s %s %d" % (name, sign, int(offset)) if sign else name
+        else:
+            value = None
+    if value is None or not PRIORITY_MIN <= value <= PRIORITY_MAX:
         raise NftablesError(
-            "priority %r is neither an integer nor one of %s optionally followed by '+ N' or '- N'"
+            "priority %r is neither an integer (32 bits) nor one of %s optionally followed by '+ N' or '- N'"
             % (priority, ", ".join(sorted(PRIORITY_NAMES)))
         )
-    name, sign, offset = match.groups()
-    value = PRIORITY_NAMES[name]
-    if sign:
-        value = value + int(offset) if sign == "+" else value - int(offset)
-        return "%s %s %s" % (name, sign, offset), value
-    return name, value
+    return text, value
 
 
 def _networks(entries, what):
     nets = []
     for entry in entries:
         try:
-            nets.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+            if not isinstance(entry, str) or not CIDR_TEXT_RE.fullmatch(entry.strip()):
+                raise ValueError(entry)
+            nets.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:
             raise NftablesError("%s: %r is not an IPv4/IPv6 address or CIDR" % (what, entry))
     v4 = [str(n) for n in ipaddress.collapse_addresses(n for n in nets if n.version == 4)]
@@ -99,13 +109,13 @@ def check_ports(ports):
     """The sorted, distinct TCP ports of ``ports``; NftablesError naming a bad one."""
     if not ports:
         raise NftablesError("ports must list at least one TCP port")
+    if not isinstance(ports, (list, tuple)):
+        raise NftablesError("ports: %r is not a list of TCP ports" % (ports,))
     result = set()
     for port in ports:
-        try:
-            value = int(port)
-        except (TypeError, ValueError):
-            value = -1
-        if isinstance(port, bool) or value < 1 or value > 65535:
+        # An int, or its decimal digits; not a bool, a float or int()'s other forms (' 25', '2_5').
+        value = int(port) if isinstance(port, str) and re.fullmatch(r"[0-9]{1,5}", port) else port
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > 65535:
             raise NftablesError("ports: %r is not a TCP port (1-65535)" % (port,))
         result.add(value)
     return sorted(result)

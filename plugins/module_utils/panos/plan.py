@@ -31,7 +31,7 @@ import ipaddress
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_restored, parse_network
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import (
     applies,
     build_policy,
@@ -86,6 +86,9 @@ NAME_MAX = 63
 # alphanumeric character or an underscore.
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\- ]*")
 PREFIX_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+# An administrator name as XML text: no control characters (C0, DEL, C1), surrogates, line
+# separators or XML non-characters.
+ADMIN_RE = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufffe\uffff]+")
 DEVICE_XPATH = "/config/devices/entry[@name='localhost.localdomain']"
 # Longest name this module builds: prefix + a full IPv6 address with ':' as '-' + '_128'.
 LONGEST_SUFFIX = len("ffff-ffff-ffff-ffff-ffff-ffff-ffff-ffff_128")
@@ -156,8 +159,10 @@ def is_managed(item, prefix):
 
 # ---------------------------------------------------------------- applying edits (reference §4.1)
 
-_STEP_RE = re.compile(r"([A-Za-z0-9_\-]+)(?:\[(.*)\])?")
-_NAME_TEST_RE = re.compile(r"""\s*@name\s*=\s*(?:'([^']*)'|"([^"]*)")\s*""")
+_STEP_RE = re.compile(r"([A-Za-z0-9_\-]+)(?:\[(.*)\])?", re.DOTALL)
+_NAME_TEST = r"""\s*@name\s*=\s*(?:'([^']*)'|"([^"]*)")\s*"""
+# ``@name=`` tests joined by ``or``; a quoted name may itself hold " or ", quotes of the other kind, ``]``.
+_PREDICATE_RE = re.compile(r"%s(?:or%s)*" % (_NAME_TEST, _NAME_TEST))
 
 
 def _split_xpath(xpath):
@@ -188,12 +193,10 @@ def _split_xpath(xpath):
             raise PanosPlanError("xpath %r: step %r is not one this planner writes" % (xpath, step))
         names = None
         if match.group(2) is not None:
-            names = []
-            for test in match.group(2).split(" or "):
-                name_test = _NAME_TEST_RE.fullmatch(test)
-                if not name_test:
-                    raise PanosPlanError("xpath %r: predicate %r is not one this planner writes" % (xpath, test))
-                names.append(name_test.group(1) if name_test.group(1) is not None else name_test.group(2))
+            if not _PREDICATE_RE.fullmatch(match.group(2)):
+                raise PanosPlanError("xpath %r: predicate %r is not one this planner writes" % (xpath, match.group(2)))
+            names = [test.group(1) if test.group(1) is not None else test.group(2)
+                     for test in re.finditer(_NAME_TEST, match.group(2))]
         out.append((match.group(1), names))
     return out
 
@@ -701,6 +704,22 @@ def commit_command(admin, foreign):
     return "commit" if foreign else "commit partial admin [ %s ]" % admin
 
 
+def check_admin(admin):
+    """The administrator name (provider.username) when an op command can carry it as XML text."""
+    if not isinstance(admin, str) or not ADMIN_RE.fullmatch(admin):
+        raise PanosPlanError("provider.username %r: expected a name without control characters, line "
+                             "separators or characters XML cannot carry" % (admin,))
+    return admin
+
+
+def revert_command(admin):
+    """The op command that reverts ``admin``'s candidate changes only, with the name escaped."""
+    cmd = ET.Element("revert")
+    partial = ET.SubElement(ET.SubElement(cmd, "config"), "partial")
+    ET.SubElement(ET.SubElement(partial, "admin"), "member").text = check_admin(admin)
+    return to_xml(cmd)
+
+
 # ---------------------------------------------------------------- discovery
 
 def _networks(values, option, config):
@@ -1037,9 +1056,10 @@ def check_backup(backup):
         if not name.startswith(backup["prefix"]):
             raise PanosPlanError("backup address %r lacks the prefix %r" % (name, backup["prefix"]))
         if not isinstance(obj, dict) or obj.get("type") != "ip-netmask":
-            raise PanosPlanError("backup address %r: type %r is not ip-netmask" % (name, (obj or {}).get("type")))
+            raise PanosPlanError("backup address %r: type %r is not ip-netmask"
+                                 % (name, obj.get("type") if isinstance(obj, dict) else obj))
         try:
-            parse_network(obj.get("value"), "backup address %s" % name)
+            guard_restored(obj.get("value"), "backup address %s" % name)
         except RangeError as exc:
             raise PanosPlanError(str(exc))
     group = backup["group"]
@@ -1055,8 +1075,10 @@ def check_backup(backup):
         if not isinstance(sources, list) or not sources:
             raise PanosPlanError("backup rule %r: sources %r are not a non-empty list" % (name, sources))
         for source in sources:
-            if literal_networks(source or "") is None:
+            if not isinstance(source, str) or source != source.strip() or literal_networks(source) is None:
                 check_name(source, "backup rule %s source" % name)
+    if not isinstance(backup.get("denies") or {}, dict):
+        raise PanosPlanError("backup denies: %r is not a mapping" % (backup.get("denies"),))
     for name, after in (backup.get("denies") or {}).items():
         check_name(name, "backup carve-out rule")
         if after is not None:
@@ -1109,8 +1131,7 @@ def plan_rollback(config, backup):
 
 def _names_in(xpath):
     """Entry names in the last ``entry[...]`` step of an xpath this module built."""
-    last = xpath[xpath.rindex("entry["):]
-    return [a or b for a, b in re.findall(r"@name=(?:'([^']*)'|\"([^\"]*)\")", last)]
+    return [names for tag, names in _split_xpath(xpath) if tag == "entry" and names][-1]
 
 
 def inverse_edits(config, applied, group_name, original):

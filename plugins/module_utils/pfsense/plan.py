@@ -68,10 +68,13 @@ SMTP_PORT = 25
 DEFAULT_ALIAS = "TM_HES_IP_RANGE"
 ALIAS_DESCR = "Trend Micro Email Security (HES) delivery ranges - managed by emailsec.hes"
 INTERFACE_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-USER_RE = re.compile(r"[A-Za-z0-9_.@()\- ]{1,64}")
-# What a detail or a write_config description may contain: printable text, no '||' (pfSense's
-# detail separator), no control characters.
-TEXT_RE = re.compile(r"[^\x00-\x1f\x7f|]{1,200}")
+USER_RE = re.compile(r"[A-Za-z0-9_.@()\-][A-Za-z0-9_.@()\- ]{0,63}")
+# What a detail or a write_config description may contain: printable text config.xml can carry, no
+# '|' (pfSense's detail separator is '||'), no control characters (C0, DEL, C1), surrogates, line
+# separators or XML non-characters.
+TEXT_RE = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\ufffe\uffff|]{1,200}")
+# A configuration path as the planner writes it (``filter/rule/4/source``), in an edit or an expect.
+PATH_RE = re.compile(r"[a-z0-9_-]+(?:/[a-z0-9_-]+)*")
 
 
 class PfsensePlanError(ValueError):
@@ -124,6 +127,9 @@ def range_entries(ranges):
         raise PfsensePlanError("ranges: empty list; refusing to build an empty allow-list alias")
     found = {}
     for index, item in enumerate(ranges):
+        if isinstance(item, dict) and not (isinstance(item.get("entries", []), list)
+                                           and all(isinstance(e, dict) for e in item.get("entries", []))):
+            raise PfsensePlanError("ranges[%d]: %r is neither a CIDR nor the lookup's format=detail entry" % (index, item))
         text = item.get("cidr") if isinstance(item, dict) else item
         try:
             net = parse_network(text, "ranges[%d]" % index)
@@ -607,10 +613,26 @@ def backup_restore_data(text, sha, edits):
     return {"config_sha256": sha, "config_xml": text, "edits": edits}
 
 
+def _check_edit(index, edit):
+    """One recorded edit, shaped as plan_hardening writes them (apply_edits trusts the shape)."""
+    if not isinstance(edit, dict) or edit.get("op") not in ("set", "insert") or \
+            not isinstance(edit.get("path"), str) or not PATH_RE.fullmatch(edit["path"]) or \
+            not isinstance(edit.get("expect", {}), dict) or \
+            not all(isinstance(p, str) and PATH_RE.fullmatch(p) for p in edit.get("expect", {})) or \
+            (edit["op"] == "insert" and (not isinstance(edit.get("index"), int) or edit["index"] < 0)):
+        raise PfsensePlanError("backup: edit %d is not an edit the hardening writes: %r" % (index, edit))
+
+
 def check_restore_data(data):
     if not isinstance(data, dict) or not isinstance(data.get("config_xml"), str) or \
             not isinstance(data.get("edits"), list):
         raise PfsensePlanError("backup: restore data is missing config_xml or edits")
+    for index, edit in enumerate(data["edits"]):
+        _check_edit(index, edit)
+    try:
+        data["config_xml"].encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PfsensePlanError("backup: the saved config.xml is not UTF-8 text (%s)" % exc)
     if not isinstance(data.get("config_sha256"), str) or not re.fullmatch(r"[0-9a-f]{64}", data["config_sha256"]):
         raise PfsensePlanError("backup: config_sha256 is missing or not a SHA-256")
     if config_sha256(data["config_xml"]) != data["config_sha256"]:

@@ -36,6 +36,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
+
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_restored
 from ansible_collections.emailsec.hes.plugins.module_utils.postfix import (
     TABLE_ACTIONS,
     PostfixError,
@@ -53,6 +56,12 @@ from ansible_collections.emailsec.hes.plugins.module_utils.postfix.relay import 
     relay_check,
 )
 
+# One line for postconf and for Python's splitlines() alike: no control character but the tab, no
+# surrogate, no Unicode line or paragraph separator.
+_ONE_LINE_RE = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]*")
+# A Postfix macro: $$, $name, ${name}, $(name), ${name?text}, ${name:text}, ${name?{text}:{text}}.
+_MACRO_RE = re.compile(r"\$(?:\$|[A-Za-z0-9_]+|\{[A-Za-z0-9_]+(?:[?:](?:[^${}]|\{[^${}]*\})*)?\}"
+                       r"|\([A-Za-z0-9_]+(?:[?:][^$()]*)?\))")
 CLIENT_DNSBL = ("reject_rbl_client", "reject_rhsbl_client", "reject_rhsbl_reverse_client")
 MESSAGE_DNSBL = ("reject_rhsbl_sender", "reject_rhsbl_helo", "reject_rhsbl_recipient")
 POSTSCREEN_LIST = "postscreen_access_list"
@@ -357,15 +366,42 @@ def _checked_backup(backup, config_dir, paths):
     for name, value in parameters.items():
         if name not in EDITABLE:
             raise PostfixError("restore: parameter %r is not one this role edits (%s)" % (name, ", ".join(EDITABLE)))
-        if value is not None and (not isinstance(value, str) or "\n" in value):
-            raise PostfixError("restore: the value of %s is not a one-line string" % name)
+        if value is not None and (not isinstance(value, str) or not _ONE_LINE_RE.fullmatch(value)):
+            raise PostfixError("restore: the value of %s, %r, is not a one-line string" % (name, value))
+        if value is not None and "$" in _MACRO_RE.sub("", value):
+            raise PostfixError("restore: the value of %s, %r, has a malformed $ reference (postconf would stop "
+                               "with 'macro processing error')" % (name, value))
+        try:
+            split_list(value or "")
+        except PostfixError as exc:
+            raise PostfixError("restore: the value of %s: %s" % (name, exc))
+    actions = dict((path, TABLE_ACTIONS[name]) for name, path in paths.items())
     for path, text in tables.items():
-        if path not in paths.values():
+        if path not in actions:
             raise PostfixError("restore: %r is not one of this config directory's tables (%s)"
                                % (path, ", ".join(sorted(paths.values()))))
-        if text is not None and not isinstance(text, str):
-            raise PostfixError("restore: the content of %s is not text" % path)
+        if text is not None:
+            _check_table(path, text, actions[path])
     return parameters, tables
+
+
+def _check_table(path, text, action):
+    """A table as this role writes it: comments, blank lines and ``network<TAB>action`` lines with
+    the table's own action and a range no broader than the loosest guard allows."""
+    if not isinstance(text, str):
+        raise PostfixError("restore: the content of %s is not text" % path)
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not _ONE_LINE_RE.fullmatch(line):
+            raise PostfixError("restore: %s line %d, %r, is not a line of text" % (path, number, line))
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) != 2 or words[1] != action:
+            raise PostfixError("restore: %s line %d, %r, is not 'network %s'" % (path, number, line, action))
+        try:
+            guard_restored(words[0], "restore: %s line %d" % (path, number))
+        except RangeError as exc:
+            raise PostfixError(str(exc))
 
 
 def plan_restore(model, backup, tables):

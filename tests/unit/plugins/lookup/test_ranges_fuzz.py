@@ -10,27 +10,17 @@ stable; HES_FUZZ_EXPLORE=1 runs ten times as many random examples.
 """
 import ipaddress
 import json
-import os
 import re
 
 import pytest
 from ansible.errors import AnsibleError
 from ansible.plugins.loader import lookup_loader
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.tests.unit.fuzz_inputs import bounded
 from ansible_collections.emailsec.hes.tests.unit.local_servers import DnsServer, HttpsServer
-
-EXPLORE = os.environ.get("HES_FUZZ_EXPLORE") == "1"
-# Settings of this file only (no global profile: other files use hypothesis with their own).
-FUZZ = settings(derandomize=not EXPLORE, database=None, deadline=None, print_blob=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
-
-def bounded(examples):
-    return settings(FUZZ, max_examples=examples * (10 if EXPLORE else 1))
-
 
 # --- the oracle -------------------------------------------------------------------------------
 # IANA IPv4 Special-Purpose Address Registry, IANA IPv6 Special-Purpose Address Registry, the

@@ -1,4 +1,6 @@
 """The backup envelope and the names of backup files (plugins/module_utils/hes_backup.py)."""
+import re
+
 import pytest
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_backup as hb
@@ -21,6 +23,16 @@ def test_other_host_names_cannot_leave_the_directory_and_stay_apart(host):
     assert name != hb.safe_host(host + "z")
 
 
+def test_a_file_with_look_alike_digits_is_no_backup():
+    """Found by test_hes_backup_fuzz.py: it matched the pattern and, sorting last, was the newest."""
+    planted = "fw1.asa.2026113\u0660T120000123456Z.json"
+    assert hb.newest([hb.backup_name("fw1", "asa", STAMP), planted], "fw1", "asa") == "fw1.asa.%s.json" % STAMP
+
+
+def test_a_host_name_python_cannot_encode_still_gets_a_file_name():
+    assert re.fullmatch(r"fw-[0-9a-f]{8}", hb.safe_host("fw\udc80"))
+
+
 def test_the_name_pattern_is_exact():
     names = [hb.backup_name("fw1", "asa", STAMP), hb.backup_name("fw1-dr", "asa", "20261130T130000000000Z"),
              hb.backup_name("fw1", "panos", "20261130T140000000000Z"), "fw1.asa.latest.json", "fw1.asa.json"]
@@ -33,6 +45,9 @@ def test_the_name_pattern_is_exact():
     ("cisco", STAMP, "vendor 'cisco'"),
     ("asa", "yesterday", "time stamp"),
     ("asa", STAMP + "\n", "time stamp"),
+    # Found by test_hes_backup_fuzz.py: look-alike digits passed, a number crashed.
+    ("asa", "2026113\u0660T120000123456Z", "time stamp"),
+    ("asa", 1, "time stamp 1"),
 ])
 def test_bad_names_are_refused(vendor, stamp, message):
     with pytest.raises(hb.BackupError, match=message):

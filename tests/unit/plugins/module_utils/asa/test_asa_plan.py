@@ -297,6 +297,20 @@ def tampered(path, value):
     (tampered(("rules", 0, "acl"), "outside_in line 1 extended deny ip any any"), "acl"),
     (tampered(("rules", 0, "deny"), "write memory"), "not an access-list entry"),
     (tampered(("rules", 0, "action"), "wipe"), "action"),
+    # Found by tests/unit/plugins/module_utils/asa/test_asa_inputs_fuzz.py (each one crashed the
+    # rollback with a traceback, or reached a command):
+    (tampered(("group", "members"), ["network-object"]), "member 0"),
+    (tampered(("group", "members"), ["network-object 18.208.22.64/26"]), "not a valid address"),
+    (tampered(("group", "members"), ["group-object OTHER\x85write erase"]), "member 0"),
+    (tampered(("group", "members"), ["network-object 0.0.0.0 0.0.0.0"]), "0.0.0.0/0 is broader than /8"),
+    (tampered(("group", "existed"), None), "needs name, existed and members"),
+    (tampered(("rules",), None), "'rules' is None, not a list"),
+    (tampered(("rules",), 5), "'rules' is 5, not a list"),
+    (tampered(("rules", 0, "before"), None), "before None: the replaced needs the before ACE"),
+    (tampered(("rules", 0, "action"), []), "action"),
+    (tampered(("rules", 0, "line"), True), "line True"),
+    (tampered(("rules", 0, "before"), "extended permit"), "not an access-list entry"),
+    (tampered(("rules", 0, "before"), "extended permit tcp any host 203.0.113.25 eq smtp "), "single printable"),
 ])
 def test_rollback_refuses_tampered_backups(backup, message):
     with pytest.raises(plan.AsaPlanError, match=message):

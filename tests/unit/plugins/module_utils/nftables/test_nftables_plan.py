@@ -131,7 +131,10 @@ def test_file_paths_that_are_safe(value):
 
 
 @pytest.mark.parametrize("value", ['/tmp/x"\ninclude "/tmp/evil', "/tmp/x\n", "relative.nft", "/tmp/*.nft",
-                                   "/tmp/x\\y", "/tmp/a\x00b", "/tmp/[ab].nft", None])
+                                   "/tmp/x\\y", "/tmp/a\x00b", "/tmp/[ab].nft", None,
+                                   # Found by test_nftables_inputs_fuzz.py: one line for nft, two for
+                                   # Python's splitlines(), so the include line was added on every run.
+                                   "/tmp/x\u2028y", "/tmp/x\x85y", "/tmp/x\u2029y", "/tmp/\udc80"])
 def test_file_paths_with_quotes_control_or_glob_characters_are_refused(value):
     with pytest.raises(NftablesError, match=r"^path: .* is not an absolute path without quotes"):
         check_file_path(value, "path")
@@ -142,7 +145,9 @@ def test_interface_names(value):
     assert check_interface(value, "inbound_interface") == value
 
 
-@pytest.mark.parametrize("value", ["eth0\n", 'eth0"', "a" * 16, "eth 0", "eth/0"])
+@pytest.mark.parametrize("value", ["eth0\n", 'eth0"', "a" * 16, "eth 0", "eth/0",
+                                   # Found by test_nftables_inputs_fuzz.py: the kernel refuses these names.
+                                   "eth0:1", ".", ".."])
 def test_bad_interface_names_are_refused(value):
     with pytest.raises(NftablesError, match="inbound_interface: .* is not an interface name"):
         check_interface(value, "inbound_interface")

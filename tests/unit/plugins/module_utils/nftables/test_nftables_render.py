@@ -97,12 +97,15 @@ def test_table_items_hold_every_set_chain_and_rule_of_the_model():
 @pytest.mark.parametrize("value, text, number", [
     (-10, "-10", -10), ("5", "5", 5), ("filter", "filter", 0), ("filter - 10", "filter - 10", -10),
     ("raw+5", "raw + 5", -295), ("dstnat", "dstnat", -100), (" security ", "security", 50),
+    # Found by test_nftables_inputs_fuzz.py: nft reads '08' as no number and '010' as octal 8.
+    ("raw - 08", "raw - 8", -308), ("010", "10", 10),
 ])
 def test_priority_forms(value, text, number):
     assert render.parse_priority(value) == (text, number)
 
 
-@pytest.mark.parametrize("value", ["filtre", "filter * 2", True, "", "filter -", "filter\n", "10\n"])
+@pytest.mark.parametrize("value", ["filtre", "filter * 2", True, "", "filter -", "filter\n", "10\n",
+                                   "\u0663", "filter + \u0663", 2 ** 31, "filter + 4294967296"])
 def test_priority_refused_names_the_value(value):
     with pytest.raises(parse.NftablesError, match=re.escape("priority %r" % (value,))):
         render.parse_priority(value)
@@ -117,6 +120,12 @@ def test_priority_refused_names_the_value(value):
     (dict(ports=[0]), "ports: 0"),
     (dict(ports=["smtp"]), "ports: 'smtp'"),
     (dict(ports=[]), "at least one"),
+    # Found by test_nftables_inputs_fuzz.py: silently read as port 25, or as the ports 2 and 5.
+    (dict(ports=[25.7]), "ports: 25.7"),
+    (dict(ports=["\u0662\u0665"]), "ports: "),
+    (dict(ports="25"), "ports: '25' is not a list"),
+    (dict(destinations=['2a00::%x"; flush ruleset; "/128'], hook="forward"), "destinations: "),
+    (dict(destinations=[5], hook="forward"), "destinations: 5"),
 ])
 def test_bad_input_is_named(kwargs, message):
     with pytest.raises(parse.NftablesError, match=message):

@@ -370,6 +370,15 @@ def test_rollback_names_what_it_cannot_restore():
     ({"group": {"static": ["a", "b<c"]}}, "backup group member 'b<c'"),
     ({"vsys": "vsys1']"}, "backup vsys"),
     ({"denies": {"TM_HES_deny-x": "R'"}}, "position"),
+    # Found by test_panos_inputs_fuzz.py: a restored object wider than any guard allows, and
+    # malformed parts that crashed with a Python traceback.
+    ({"addresses": {"TM_HES_x": {"type": "ip-netmask", "value": "0.0.0.0/0"}}}, "0.0.0.0/0 is broader than /8"),
+    ({"addresses": {"TM_HES_x": {"type": "ip-netmask", "value": "224.0.0.0/8"}}}, "224.0.0.0/8"),
+    ({"addresses": {"TM_HES_x": " "}}, "type ' ' is not ip-netmask"),
+    ({"denies": " "}, "backup denies: ' ' is not a mapping"),
+    ({"rules": {"Inbound-SMTP": [1]}}, "backup rule Inbound-SMTP source 1"),
+    ({"rules": {"Inbound-SMTP": [["any"]]}}, "backup rule Inbound-SMTP source"),
+    ({"rules": {"Inbound-SMTP": ["192.0.2.1\n"]}}, "backup rule Inbound-SMTP source"),
 ])
 def test_backup_is_validated_before_use(change, message):
     backup = harden(lab_config())["backup"]
@@ -421,3 +430,25 @@ def test_probe_result_rows():
     assert probe_result(probe, [])["allowed"] is False
     row = probe_result(probe, [{"name": "Inbound-SMTP", "index": 1, "action": "allow"}])
     assert (row["rule"], row["index"], row["allowed"]) == ("Inbound-SMTP", 1, True)
+
+
+@pytest.mark.parametrize("admin", ["admin", "a<b>&'\"", "</member></admin><admin><member>x"])
+def test_revert_command_carries_the_admin_name_as_text(admin):
+    cmd = ET.fromstring(pp.revert_command(admin))
+    assert [node.tag for node in cmd.iter()] == ["revert", "config", "partial", "admin", "member"]
+    assert cmd.find("config/partial/admin/member").text == admin
+
+
+@pytest.mark.parametrize("admin", ["", "ad\nmin", "a\x00", "a\u2028b", None])
+def test_revert_command_refuses_an_admin_name_xml_cannot_carry(admin):
+    with pytest.raises(PanosError, match=r"provider\.username"):
+        pp.revert_command(admin)
+
+
+def test_device_names_with_quotes_brackets_and_or_are_read_back_as_written():
+    """Found by test_panos_inputs_fuzz.py: the planner's reader of its own XPaths split a quoted
+    name at ' or ' and refused a newline in it."""
+    for name in ("x' or @name='y", "a]/b", "x\n", "R'1"):
+        xpath = pp.entry_xpath(pp.vsys_xpath("vsys1") + "/rulebase/security/rules", name)
+        assert pp._split_xpath(xpath)[-1] == ("entry", [name])
+        assert pp._names_in(xpath + "/source") == [name]

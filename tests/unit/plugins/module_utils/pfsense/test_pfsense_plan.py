@@ -245,3 +245,41 @@ def test_restore_refuses_a_later_change_another_firewall_and_a_tampered_backup()
         plan.plan_restore(written.replace("<hostname>fw1<", "<hostname>fw2<"), data)
     with pytest.raises(plan.PfsensePlanError, match="does not match the SHA-256"):
         plan.plan_restore(written, dict(data, config_xml=text.replace("Web server", "Web")))
+
+
+# Found by test_pfsense_inputs_fuzz.py: each crashed with a Python traceback, or reached config.xml.
+@pytest.mark.parametrize("edits, message", [
+    ([{"op": "set", "path": 5, "value": "x"}], "edit 0 is not an edit the hardening writes"),
+    ([{"op": "set", "path": "aliases/alias/0", "value": "x", "expect": ["x"]}], "edit 0 is not"),
+    ([{"op": "insert", "path": "filter/rule", "index": "0", "value": {}}], "edit 0 is not"),
+    (["x"], "edit 0 is not"),
+])
+def test_restore_refuses_malformed_recorded_edits(edits, message):
+    folder, text, params = load_case("plain_wan_rule")
+    data = plan.backup_restore_data(text, parse.config_sha256(text), edits)
+    with pytest.raises(plan.PfsensePlanError, match=message):
+        plan.plan_restore(text, data)
+
+
+def test_restore_refuses_a_saved_file_that_is_not_utf8_text():
+    text = "<pfsense>\udc80</pfsense>"
+    data = {"config_xml": text, "config_sha256": "0" * 64, "edits": []}
+    with pytest.raises(plan.PfsensePlanError, match="not UTF-8 text"):
+        plan.plan_restore(text, data)
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ([{"cidr": "18.208.22.64/26", "entries": ["us"]}], r"ranges\[0\]: .* is neither a CIDR nor"),
+    ([{"cidr": "18.208.22.64/26", "entries": 5}], r"ranges\[0\]: .* is neither a CIDR nor"),
+    ([{"cidr": "18.208.22.64/26", "entries": [{"site": "us\ufffe"}]}], "cannot go into an alias detail"),
+    ([{"cidr": "18.208.22.64/26", "entries": [{"site": "us\x85"}]}], "cannot go into an alias detail"),
+])
+def test_detail_ranges_that_config_xml_cannot_carry_are_refused(ranges, message):
+    with pytest.raises(plan.PfsensePlanError, match=message):
+        plan.plan_hardening(PLANS["plain_wan_rule"][1], ranges, tables=TABLES)
+
+
+def test_a_user_stamp_of_spaces_only_is_refused():
+    """pfSense reads a whitespace-only element back as empty: the stamp would be lost."""
+    with pytest.raises(plan.PfsensePlanError, match="user: ' ' is not a plain user name"):
+        plan.plan_hardening(PLANS["plain_wan_rule"][1], ["18.208.22.64/26"], tables=TABLES, user=" ")

@@ -159,6 +159,21 @@ def test_restore_refuses_a_backup_that_names_other_files_or_parameters(tmp_path)
         (dict(good, tables={"/etc/passwd": "root::0:0::/:/bin/sh\n"}), "'/etc/passwd' is not one of"),
         (dict(good, parameters={"smtpd_recipient_restrictions": "permit\nmynetworks = 0.0.0.0/0"}), "one-line"),
         ({"format": 2}, "format 1"),
+        # Found by test_postfix_inputs_fuzz.py: one line for postconf, two for Python's splitlines()
+        # (every later run failed reading postconf -n), or a NUL that no command line can carry.
+        (dict(good, parameters={"smtpd_recipient_restrictions": "permit\u2028reject"}), "one-line"),
+        (dict(good, parameters={"smtpd_recipient_restrictions": "permit\rmynetworks = 0.0.0.0/0"}), "one-line"),
+        (dict(good, parameters={"smtpd_recipient_restrictions": "permit\x00"}), "one-line"),
+        # Written by postconf -e, after which postconf -n (and Postfix) stop: "macro processing error".
+        (dict(good, parameters={"postscreen_access_list": "$"}), "malformed \\$ reference"),
+        (dict(good, parameters={"postscreen_access_list": "permit_mynetworks ${x"}), "malformed \\$ reference"),
+        (dict(good, parameters={"smtpd_recipient_restrictions": "permit {"}), "unbalanced"),
+        # A table's content was restored as it was: any client could be made to answer OK (relay).
+        (dict(good, tables={table_paths(config.path)["smtpd"]: "0.0.0.0/0\tOK\n"}), "is not 'network permit_auth"),
+        (dict(good, tables={table_paths(config.path)["smtpd"]: "0.0.0.0/0\tpermit_auth_destination\n"}),
+         "0.0.0.0/0 is broader than /8"),
+        (dict(good, tables={table_paths(config.path)["postscreen"]: "18.208.22.64/26\tpermit\x85x\n"}),
+         "is not a line of text"),
     ):
         with pytest.raises(PostfixError, match=message):
             plan.plan_restore(model, bad, config.tables())
