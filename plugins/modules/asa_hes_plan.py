@@ -39,6 +39,8 @@ description:
     holds. With O(restore), plans the restoration of a backup returned by an earlier run instead.
   - Reports C(changed) when the device differs from the desired state, so that C(--check
     --diff) shows the commands and the verdict changes; the module itself changes nothing.
+extends_documentation_fragment:
+  - emailsec.hes.asa_plan
 options:
   running_config:
     description:
@@ -47,59 +49,6 @@ options:
         for ACLs.
     type: str
     required: true
-  ranges:
-    description:
-      - The allowed SMTP sources as CIDRs, usually C(query('emailsec.hes.ranges', ...)). They
-        are checked again here with the lookup's guards. Required unless O(restore) is given.
-    type: list
-    elements: str
-  allow_reserved:
-    description: Accept private and reserved ranges (the lab; a relay in private space).
-    type: bool
-    default: false
-  max_prefix:
-    description: The broadest IPv4 prefix length accepted in O(ranges) (the lookup's guard).
-    type: int
-    default: 16
-  group_name:
-    description: Name of the network object group holding the ranges.
-    type: str
-    default: TM_HES_IP_RANGE
-  interfaces:
-    description:
-      - Interfaces (nameif) where mail enters; their inbound ACL is hardened. Empty with
-        O(use_global_acl) means every interface.
-    type: list
-    elements: str
-    default: [outside]
-  use_global_acl:
-    description: SMTP rules in the ACL bound with C(access-group NAME global) may be rewritten too.
-    type: bool
-    default: false
-  acl_name:
-    description: Only this ACL (it must be bound inbound to one of O(interfaces) or global).
-    type: str
-  mail_servers:
-    description:
-      - Mail server addresses or networks. Limits the rules touched to those whose destination
-        reaches them, and is where O(add_ace_when_missing) points new ACEs. Empty means the
-        destinations of the SMTP rules found.
-    type: list
-    elements: str
-    default: []
-  add_ace_when_missing:
-    description:
-      - When a mail server of O(mail_servers) has no SMTP rule, add
-        C(permit tcp object-group GROUP host MAIL eq smtp) to the (single) ACL in scope, above the
-        first entry that touches TCP/25 to it, instead of failing.
-    type: bool
-    default: false
-  deny_after_permit:
-    description:
-      - When a rule broader than TCP/25 keeps SMTP open below our permit, insert
-        C(deny tcp any <mail server> eq smtp) right after our permit instead of failing.
-    type: bool
-    default: false
   restore:
     description:
       - A backup (the RV(backup) of an earlier run). Plans the rollback instead of the

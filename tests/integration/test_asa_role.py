@@ -26,7 +26,7 @@ RANGES = ["18.208.22.64/26", "18.188.9.192/26"]
 IN_RANGE = "18.208.22.100"
 ELSEWHERE = "198.51.100.99"
 MX = "203.0.113.25"
-PLAN_TASK = "Plan the change and prove it with the policy engine (make-before-break, exact commands)"
+PLAN_TASK = "Plan the change with the policy engine, then back it up, push and save (one read, one session)"
 SESSION_COMMANDS = ("configure terminal", "end", "write mem", "write memory")
 
 

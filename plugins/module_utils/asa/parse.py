@@ -45,6 +45,20 @@ def empty_config():
             "time_ranges": {}, "acls": {}, "access_groups": [], "routes": [], "same_security_inter": False}
 
 
+_SERIAL = re.compile(r"^: Serial Number: (\S+)\s*$", re.M)
+_HOSTNAME = re.compile(r"^hostname (\S+)\s*$", re.M)
+
+
+def device_identity(text):
+    """What ``show running-config`` says the device is: ``{"hostname", "serial"}`` (from the
+    ``hostname`` line and the ``: Serial Number:`` header; either may be None). A backup
+    records it, and a rollback refuses a backup written on another device."""
+    text = text or ""
+    serial = _SERIAL.search(text)
+    hostname = _HOSTNAME.search(text)
+    return {"hostname": hostname.group(1) if hostname else None, "serial": serial.group(1) if serial else None}
+
+
 def parse_running_config(text):
     """The whole configuration from ``show running-config`` (any subset of its sections works:
     each block is recognised by its first word)."""
