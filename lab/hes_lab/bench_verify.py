@@ -34,7 +34,7 @@ ANSIBLE_PLAYBOOK = os.path.join(os.path.dirname(sys.executable), "ansible-playbo
 RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
 PAN_USER, PAN_PASSWORD = "bench", "Bench-Pw-0c1d2e3f"
 PROBE_TASKS = {
-    "asa": "Trace every probe with packet-tracer in one task (one persistent session)",
+    "asa": "Read the configuration, plan the probes with the engine and trace them with packet-tracer",
     "panos": "Ask test security-policy-match about every probe (committed policy)",
     "nftables": "Judge the answers, run the configuration checks and write the reports",
 }

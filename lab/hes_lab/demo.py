@@ -635,7 +635,7 @@ class Demo:
         if status == 0 or not reasons:
             raise DemoFailure("the broader rule was not refused (see %s)" % self.rel(log_path))
         for part in reasons[-1].split(" | "):
-            s.say("      refused: %s" % part.replace("emailsec.hes.asa_hes_plan: nothing sent; ", "")[:400])
+            s.say("      refused: %s" % re.sub(r"^emailsec\.hes\.asa_hes: nothing sent to \S+; ", "", part)[:400])
         if sent:
             raise DemoFailure("the refused plan sent %d configuration commands" % sent)
         s.say("      asa-broad    0 configuration commands received")

@@ -7,139 +7,23 @@ was, and was not, sent.
 """
 import json
 import os
-import subprocess
-import sys
-import time
 
 import pytest
-
-from hes_lab.asa.log import config_commands, read_log
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from lab_fixtures import REPO_ROOT, AsaCli, start_lab  # noqa: E402
-
-GOLDEN = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "module_utils", "asa", "golden")
-HERE = os.path.join(REPO_ROOT, "tests", "integration", "asa_role")
-PLAYBOOKS = os.path.join(REPO_ROOT, "playbooks")
-ANSIBLE_PLAYBOOK = os.path.join(REPO_ROOT, ".venv", "bin", "ansible-playbook")
-RANGES = ["18.208.22.64/26", "18.188.9.192/26"]
-IN_RANGE = "18.208.22.100"
-ELSEWHERE = "198.51.100.99"
-MX = "203.0.113.25"
-PLAN_TASK = "Plan the change with the policy engine, then back it up, push and save (one read, one session)"
-SESSION_COMMANDS = ("configure terminal", "end", "write mem", "write memory")
-
-
-def golden_config(case):
-    return os.path.join(GOLDEN, case, "running-config.cfg")
-
-
-class Asa:
-    """One emulated ASA with its command log and fault control file."""
-
-    def __init__(self, tmp_path, name, config):
-        self.name = name
-        self.log = str(tmp_path / ("%s.log.jsonl" % name))
-        self.control = str(tmp_path / ("%s.control.json" % name))
-        self.proc = start_lab("asa", "--config", config, "--port", 0, "--log", self.log,
-                              "--control", self.control)
-        self.port = self.proc.port
-
-    def records(self):
-        return read_log(self.log) if os.path.exists(self.log) else []
-
-    def config_sent(self, since=0):
-        return [r["command"] for r in config_commands(self.records()[since:])]
-
-    def faults(self, **values):
-        with open(self.control + ".tmp", "w", encoding="utf-8") as handle:
-            json.dump(values, handle)
-        os.replace(self.control + ".tmp", self.control)
-        time.sleep(0.05)  # the emulator compares mtimes; keep two writes apart
-
-    def cli(self):
-        return AsaCli(self.port)
-
-    def stop(self):
-        self.proc.stop()
-
-
-@pytest.fixture
-def lab(tmp_path):
-    devices = []
-
-    def boot(name, config):
-        device = Asa(tmp_path, name, config)
-        devices.append(device)
-        return device
-
-    yield boot
-    for device in devices:
-        device.stop()
-
-
-def inventory(tmp_path, devices, **common):
-    hosts = {}
-    for device in devices:
-        hosts[device.name] = {"ansible_port": device.port}
-        hosts[device.name].update(getattr(device, "hostvars", {}))
-    group_vars = {
-        "ansible_connection": "ansible.netcommon.network_cli",
-        "ansible_network_os": "cisco.asa.asa",
-        "ansible_host": "127.0.0.1",
-        "ansible_user": "admin",
-        "ansible_password": "admin",
-        "ansible_become": True,
-        "ansible_become_method": "ansible.netcommon.enable",
-        "ansible_become_password": "enablepw",
-        "ansible_network_cli_ssh_type": "paramiko",
-        "hes_ranges": RANGES,
-        "hes_allow_reserved": False,
-        "hes_backup_dir": str(tmp_path / "backups"),
-    }
-    group_vars.update(common)
-    path = tmp_path / "inventory.json"
-    path.write_text(json.dumps({"all": {"children": {"asa": {"hosts": hosts, "vars": group_vars}}}}))
-    return str(path)
-
-
-def playbook(inventory_path, name, *args, forks=5):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"),
-               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_FORKS=str(forks),
-               ANSIBLE_PERSISTENT_COMMAND_TIMEOUT="15", ANSIBLE_PERSISTENT_CONNECT_TIMEOUT="15")
-    proc = subprocess.run([ANSIBLE_PLAYBOOK, "-i", inventory_path, name, *args], cwd=REPO_ROOT,
-                          env=env, capture_output=True, text=True, timeout=300, check=False)
-    start = proc.stdout.find("{")
-    assert start >= 0, proc.stdout + proc.stderr
-    return proc.returncode, json.loads(proc.stdout[start:]), proc.stderr
-
-
-def task_results(report, task_name):
-    """{host: result} of the task named TASK_NAME (first play that ran it)."""
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            if task["task"]["name"].split(" : ")[-1] == task_name:
-                return task["hosts"]
-    return {}
-
-
-def failure_messages(report):
-    messages = {}
-    for play in report["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                if result.get("failed"):
-                    messages[host] = result.get("msg", "")
-    return messages
-
-
-def pushed(device, since=0):
-    """The configuration commands of the push, without the session's own enter/leave/save."""
-    return [c for c in device.config_sent(since) if c not in SESSION_COMMANDS]
-
-
-HARDEN = os.path.join(PLAYBOOKS, "harden_asa.yml")
-ROLLBACK = os.path.join(PLAYBOOKS, "rollback_asa.yml")
+from asa_helpers import (  # noqa: F401 (lab is a fixture)
+    ELSEWHERE,
+    HARDEN,
+    IN_RANGE,
+    MX,
+    PLAN_TASK,
+    ROLLBACK,
+    failure_messages,
+    golden_config,
+    inventory,
+    lab,
+    playbook,
+    pushed,
+    task_results,
+)
 
 
 def test_check_converge_idempotence_parallel_and_rollback(lab, tmp_path):
@@ -246,11 +130,12 @@ def test_make_before_break_with_packet_tracer_between_commands(lab, tmp_path):
             cli.close()
 
 
-def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path):
+@pytest.mark.parametrize("transport", ["network_cli", "ssh"])
+def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path, transport):
     dropped = lab("asa-drop", golden_config("seed_single_rule"))
     refused = lab("asa-refuse", golden_config("acl_only_smtp_rule"))
     devices = [dropped, refused]
-    inv = inventory(tmp_path, devices)
+    inv = inventory(tmp_path, devices, hes_asa_transport=transport)
     # configure terminal, object-group, 2 members, the new ACE: the session closes before the
     # old ACE is removed; the other device refuses the removal itself.
     dropped.faults(drop_after=5)
@@ -310,3 +195,22 @@ def test_bad_input_fails_clearly_and_sends_nothing(lab, tmp_path):
         assert device.config_sent() == [], device.name
     assert bad_range.records() == [] and bad_site.records() == [], "the device was contacted"
     assert not os.path.exists(tmp_path / "backups")
+
+
+def test_rollback_refuses_a_backup_of_another_device_and_sends_nothing(lab, tmp_path):
+    asa = lab("asa-seed", golden_config("seed_single_rule"))
+    inv = inventory(tmp_path, [asa], hes_asa_transport="ssh")
+    rc, report, err = playbook(inv, HARDEN)
+    assert rc == 0, (report, err)
+    (name,) = os.listdir(tmp_path / "backups")
+    path = tmp_path / "backups" / name
+    data = json.loads(path.read_text())
+    assert data["device"] == {"hostname": "seed-single-rule", "serial": "9AJDFJGV165"}
+    data["device"]["serial"] = "JMX0000OTHER"
+    path.write_text(json.dumps(data))
+    marks = len(asa.records())
+    rc, report, err = playbook(inv, ROLLBACK)
+    assert rc != 0
+    message = failure_messages(report)["asa-seed"]
+    assert "written on a device whose serial was 'JMX0000OTHER'; this one's is '9AJDFJGV165': refusing" in message
+    assert asa.config_sent(marks) == []

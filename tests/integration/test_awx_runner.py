@@ -351,7 +351,7 @@ def test_check_harden_and_rollback_templates_against_the_lab(tmp_path, fleet):
     planned = host_results(check)
     assert planned[("pa01", "Plan the change on the firewall (read-only)")]["changed"] is True
     assert "object-group network TM_HES_IP_RANGE" in planned[
-        ("asa01", "Plan the change and prove it with the policy engine (make-before-break, exact commands)")]["commands"]
+        ("asa01", "Plan the change with the policy engine, then back it up, push and save (one read, one session)")]["commands"]
     assert "asa01: would change" in stdout(check) and "pa01: would change" in stdout(check)
 
     # Survey defaults except: do not save the ASA (the answer is the integer 0, not the text "false").
@@ -366,7 +366,8 @@ def test_check_harden_and_rollback_templates_against_the_lab(tmp_path, fleet):
     assert set(harden.stats["changed"]) == {"asa01", "pa01"}
     changed_tasks = {(e["event_data"]["host"], e["event_data"]["task"]) for e in events(harden, "runner_on_ok")
                      if e["event_data"]["res"].get("changed")}
-    assert ("asa01", "Send exactly the planned commands") in changed_tasks
+    assert ("asa01", "Plan the change with the policy engine, then back it up, push and save (one read, one session)") \
+        in changed_tasks
     assert ("pa01", "Apply the plan and commit") in changed_tasks
     hardened = lab.state()
     assert hardened != before and "TM_HES_IP_RANGE" in hardened["pa01"]
