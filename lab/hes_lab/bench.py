@@ -3,19 +3,25 @@ emulated firewalls, beside the obvious cisco.asa resource-module playbook.
 
 For each fleet size N (default 1, 10, 50, 200; `--sizes`), on a fresh fleet each time:
 
-    hes linear     playbooks/harden.yml (first run), again (idempotent re-run), playbooks/verify.yml,
+    hes-linear     playbooks/harden.yml (first run), again (idempotent re-run), playbooks/verify.yml,
                    on the demo's varied fleet (60 % ASA, 40 % PAN-OS, `--vendor` to change)
-    hes free       the same harden runs with ANSIBLE_STRATEGY=free
-    hes on seed    playbooks/harden_asa.yml on N ASAs booted from hes_lab.bench_asa_role.SEED
+    hes-free       the same harden runs with ANSIBLE_STRATEGY=free
+    hes-seed       playbooks/harden_asa.yml (twice) and playbooks/verify.yml on N ASAs booted from
+                   hes_lab.bench_asa_role.SEED, over network_cli (the default)
+    hes-ssh        the same with hes_asa_transport=ssh (the in-task SSH connection emailsec.hes.asa_cli)
+    before         the same runs with the asa and verify roles as they were before the one-task
+                   rewrite (commit hes_lab.bench_asa_role.BEFORE_COMMIT, taken from git)
     baseline       hes_lab.bench_asa_role.RESOURCE_PLAY (asa_ogs replaced + asa_acls replaced +
-                   write memory) on the same seed: the comparison the two rows above allow
+                   write memory) on the same seed
 
 Figures per run: wall time, time per device, commands received per ASA (all, and configuration
 commands: `hes_lab.asa.log.config_commands`), API requests per PAN-OS (all, and configuration
 writes: `hes_lab.panos.log.config_writes`), peak resident memory of the controller (the whole
 ansible-playbook process tree, persistent-connection daemons included, sampled from /proc) and its
-CPU time. Writes bench/results.md, bench/results.json and bench/wall_time.png; `--profile` adds
-bench/profile.md (where the time of one run goes). Prints figures; asserts nothing.
+CPU time. The headline compares the ASA scenarios: controller CPU per ASA against the baseline,
+wall time against the baseline, verify against `before`, memory per ASA against `before`. Writes
+bench/results.md, bench/results.json and bench/wall_time.png; `--profile` writes bench/profile.md
+(where the time of one run goes). Prints figures; asserts nothing.
 """
 import argparse
 import ctypes
@@ -38,7 +44,10 @@ from hes_lab.panos.log import config_writes, read_log as read_panos_log
 
 OUT_DIR = os.path.join(REPO_ROOT, "bench")
 PR_SET_CHILD_SUBREAPER = 36
-SCENARIOS = ("hes-linear", "hes-free", "hes-seed", "baseline")
+SCENARIOS = ("hes-linear", "hes-free", "hes-seed", "hes-ssh", "before", "baseline")
+ASA_SCENARIOS = ("hes-seed", "hes-ssh", "before", "baseline")
+# How long a persistent-connection daemon left by a run may take to exit once told to.
+LEFTOVER_GRACE_S = 5
 
 
 # --------------------------------------------------------------------------- controller memory
@@ -147,21 +156,61 @@ def per_kind(devices, before, after):
 
 
 # --------------------------------------------------------------------------- one measured run
-def measure(label, playbook, state, inventories, forks, strategy="linear", extra_env=None):
+def stop_leftovers(exclude, protect=()):
+    """Stop what a run left behind and reap it: network_cli's persistent-connection daemons
+    outlive ansible-playbook until their idle timeout ([persistent_connection] connect_timeout).
+    Their CPU time reaches RUSAGE_CHILDREN only once they are reaped, and left alive they would
+    count in the next run's memory. Each is stopped by its pid (SIGTERM, then SIGKILL)."""
+    me = os.getpid()
+    table = process_table()
+    pids = [p for p in descendants(table, me, set(exclude)) if p not in protect and table[p][1] != "Z"]
+    for pid in pids:
+        try:
+            os.kill(pid, 15)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + LEFTOVER_GRACE_S
+    while pids and time.monotonic() < deadline:
+        table = process_table()
+        pids = [p for p in pids if p in table and table[p][1] != "Z"]
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    reap_children(exclude)
+    return len(pids)
+
+
+def reap_children(exclude):
+    table = process_table()
+    for pid, (ppid, state, _rss) in table.items():
+        if ppid == os.getpid() and pid not in exclude and state == "Z":
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def measure(label, playbook, state, inventories, forks, strategy="linear", extra_env=None, extra_args=()):
     devices = state["devices"]
     before = device_counts(devices)
     env = {"ANSIBLE_STRATEGY": strategy}
     env.update(extra_env or {})
+    emulators = [d["pid"] for d in state["devices"]]
+    stop_leftovers(emulators)
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    emulators = [d["pid"] for d in devices]
     procs = []
     sampler = MemorySampler(emulators)
     started = time.monotonic()
     with sampler:
-        status, output = run_playbook(playbook, inventories, ["--forks", str(forks)], env=env,
+        status, output = run_playbook(playbook, inventories, ["--forks", str(forks)] + list(extra_args), env=env,
                                       log_path=os.path.join(state["state_dir"], "logs", "bench-%s.log" % label),
                                       on_start=lambda proc: (procs.append(proc), sampler.protect.add(proc.pid)))
-    wall = time.monotonic() - started
+        wall = time.monotonic() - started
+        # Inside the sampler, so that the daemons still count towards the peak until they stop.
+        stop_leftovers(emulators)
     cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     after = device_counts(devices)
     failed = sorted(h for h, r in output.recap.items() if r["failed"] or r["unreachable"])
@@ -182,6 +231,24 @@ def seed_profiles(workdir):
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(bench_asa_role.SEED.format(hostname="seed-asa"))
     return {"asa": [{"config": path, "version": "9.16(4)", "summary": "hes_lab.bench_asa_role.SEED"}]}
+
+
+def seed_runs(scenario, workdir):
+    """(label, playbook, extra arguments) of an ASA scenario on the seed fleet, in order."""
+    harden = os.path.join(PLAYBOOKS, "harden_asa.yml")
+    verify = os.path.join(PLAYBOOKS, "verify.yml")
+    extra = []
+    if scenario == "baseline":
+        play = write_play(workdir, "baseline.yml", bench_asa_role.RESOURCE_PLAY)
+        return [("harden", play, []), ("harden-rerun", play, [])]
+    if scenario == "before":
+        playbooks = bench_asa_role.before_playbooks(workdir)
+        if playbooks is None:
+            return None
+        harden, verify = playbooks
+    elif scenario == "hes-ssh":
+        extra = ["-e", "hes_asa_transport=ssh"]
+    return [("harden", harden, extra), ("harden-rerun", harden, extra), ("verify", verify, extra)]
 
 
 def write_play(workdir, name, text):
@@ -237,21 +304,69 @@ def run_size(size, args, workdir, say):
             finally:
                 fleet.down(state_dir)
         else:
+            runs = seed_runs(scenario, workdir)
+            if runs is None:
+                say("  skipped: git cannot give the roles of %s" % bench_asa_role.BEFORE_COMMIT)
+                continue
             state, info = fleet_up(size, 0, profiles=seed_profiles(workdir))
             try:
-                inventories = [state["inventory"]]
-                if scenario == "baseline":
-                    playbook = write_play(workdir, "baseline.yml", bench_asa_role.RESOURCE_PLAY)
-                else:
-                    playbook = os.path.join(PLAYBOOKS, "harden_asa.yml")
-                record(scenario, measure("harden", playbook, state, inventories, forks), info)
-                record(scenario, measure("harden-rerun", playbook, state, inventories, forks), info)
+                for label, playbook, extra_args in runs:
+                    record(scenario, measure(label, playbook, state, [state["inventory"]], forks,
+                                             extra_args=extra_args), info)
             finally:
                 fleet.down(state_dir)
     return rows
 
 
 # --------------------------------------------------------------------------- output
+GOALS = "goals (issue 16): CPU per ASA <= 1/3 of the baseline at N=10 and 50; wall <= 1/3 at N=50; " \
+        "verify wall per device <= 1/3 of before at N=50; peak memory per ASA <= before at N=50"
+
+
+def _ratio(ours, theirs):
+    if ours is None or theirs is None or not theirs:
+        return "-"
+    return "%.2f (%s / %s)" % (ours / theirs, _num(ours), _num(theirs))
+
+
+def _num(value):
+    return "%.3g" % value
+
+
+def headline(rows):
+    """The issue's goals as ratios, per N and per transport of ours: markdown table lines."""
+    index = {(r["size"], r["scenario"], r["run"]): r for r in rows}
+
+    def cpu(size, scenario, run):
+        row = index.get((size, scenario, run))
+        return row["cpu_s"] / row["devices"] if row else None
+
+    def wall(size, scenario, run, per_device=False):
+        row = index.get((size, scenario, run))
+        return (row["per_device_s"] if per_device else row["wall_s"]) if row else None
+
+    def memory(size, scenario):
+        peaks = [r["peak_rss_mb"] / r["devices"] for (n, sc, _run), r in index.items() if n == size and sc == scenario]
+        return max(peaks) if peaks else None
+
+    lines = ["| N | ours | harden CPU/ASA vs baseline | re-run CPU/ASA vs baseline | harden wall vs baseline "
+             "| re-run wall vs baseline | verify s/device vs before | peak MB/ASA vs before |",
+             "|---|---|---|---|---|---|---|---|"]
+    for size in sorted({r["size"] for r in rows}):
+        for scenario, label in (("hes-seed", "network_cli"), ("hes-ssh", "ssh")):
+            if (size, scenario, "harden") not in index:
+                continue
+            lines.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
+                size, label,
+                _ratio(cpu(size, scenario, "harden"), cpu(size, "baseline", "harden")),
+                _ratio(cpu(size, scenario, "harden-rerun"), cpu(size, "baseline", "harden-rerun")),
+                _ratio(wall(size, scenario, "harden"), wall(size, "baseline", "harden")),
+                _ratio(wall(size, scenario, "harden-rerun"), wall(size, "baseline", "harden-rerun")),
+                _ratio(wall(size, scenario, "verify", True), wall(size, "before", "verify", True)),
+                _ratio(memory(size, scenario), memory(size, "before"))))
+    return lines if len(lines) > 2 else []
+
+
 def markdown(rows, meta):
     lines = ["# emailsec.hes fleet benchmark", "",
              "- machine: %s, %d CPUs, %.0f GB RAM; load average at start %s" % (
@@ -261,6 +376,10 @@ def markdown(rows, meta):
              "| N | scenario | run | forks | wall (s) | s/device | ASA cmds/device (config) | PAN-OS requests/device (writes) "
              "| controller peak RSS (MB) | controller CPU (s) | emulators RSS (MB) | result |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    top = headline(rows)
+    if top:
+        lines[6:6] = ["## Headline: ours against the baseline and against before (ratio, ours / theirs)", "",
+                      GOALS + ".", ""] + top + ["", "## Every run", ""]
     for row in rows:
         kinds = row["per_kind"]
         asa = "%.0f (%.0f)" % (kinds["asa"]["requests"], kinds["asa"]["config"]) if "asa" in kinds else "-"
@@ -270,34 +389,50 @@ def markdown(rows, meta):
             row["size"], row["scenario"], row["run"], row["forks"], row["wall_s"], row["per_device_s"], asa, pan,
             row["peak_rss_mb"], row["cpu_s"], row["emulator_rss_mb"], result))
     lines += ["", "Scenarios: hes-linear / hes-free = playbooks/harden.yml and verify.yml on the demo's varied fleet "
-              "(strategy linear / free); hes-seed = playbooks/harden_asa.yml and baseline = the cisco.asa "
-              "resource-module playbook of hes_lab.bench_asa_role, both on ASAs booted from its seed config. "
-              "Config = configure terminal, configuration lines and write memory (ASA); set/edit/delete/"
-              "multi-config and commit (PAN-OS)."]
+              "(strategy linear / free); on ASAs booted from the seed config of hes_lab.bench_asa_role: "
+              "hes-seed = playbooks/harden_asa.yml and verify.yml over network_cli, hes-ssh = the same with "
+              "hes_asa_transport=ssh, before = the asa and verify roles of commit %s, baseline = the cisco.asa "
+              "resource-module playbook. Config = configure terminal, configuration lines and write memory (ASA); "
+              "set/edit/delete/multi-config and commit (PAN-OS). CPU is the whole process tree's, the "
+              "persistent-connection daemons included (stopped and reaped at the end of each run)."
+              % bench_asa_role.BEFORE_COMMIT[:7]]
     return "\n".join(lines) + "\n"
 
 
 def plot(rows, path):
+    """Wall time per N: harden (first run and re-run) of ours on both transports against the
+    baseline and before; verify time per device against before. Other scenarios are in the table."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    series = {}
-    for row in rows:
-        series.setdefault("%s %s" % (row["scenario"], row["run"]), []).append((row["size"], row["wall_s"]))
-    for name, points in sorted(series.items()):
-        points.sort()
-        axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name)
-    axis.set_xlabel("firewalls (N)")
-    axis.set_ylabel("wall time (s)")
-    axis.set_title("emailsec.hes: wall time against fleet size")
-    if len({r["size"] for r in rows}) > 2:
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-    axis.grid(True, alpha=0.3)
-    axis.legend(fontsize=7)
+    figure, (harden_axis, verify_axis) = plt.subplots(1, 2, figsize=(11, 4.5))
+    names = {"hes-seed": "ours, network_cli", "hes-ssh": "ours, ssh", "before": "before (%s)"
+             % bench_asa_role.BEFORE_COMMIT[:7], "baseline": "cisco.asa baseline"}
+    for (scenario, label), color in zip(names.items(), ("tab:blue", "tab:green", "tab:gray", "tab:red")):
+        for run, style in (("harden", "-"), ("harden-rerun", "--")):
+            points = sorted((r["size"], r["wall_s"]) for r in rows if r["scenario"] == scenario and r["run"] == run)
+            if points:
+                harden_axis.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", color=color,
+                                 label="%s, %s" % (label, "first run" if run == "harden" else "re-run"))
+        points = sorted((r["size"], r["per_device_s"]) for r in rows if r["scenario"] == scenario and r["run"] == "verify")
+        if points:
+            verify_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=color, label=label)
+    harden_axis.set_title("harden: wall time")
+    harden_axis.set_ylabel("wall time (s)")
+    verify_axis.set_title("verify: wall time per device")
+    verify_axis.set_ylabel("s per device")
+    sizes = {r["size"] for r in rows}
+    for axis in (harden_axis, verify_axis):
+        axis.set_xlabel("ASAs (N), forks min(N, 10)")
+        if len(sizes) > 2:
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+        axis.grid(True, alpha=0.3)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7)
+    figure.suptitle("emailsec.hes on emulated ASAs: ours against the cisco.asa baseline")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -467,6 +602,8 @@ def main(argv=None):
     if rows:
         write_results(rows, meta, args.out)
         say("\n" + markdown(rows, meta))
+        if headline(rows):
+            say("HEADLINE (ratio ours / theirs; %s)\n%s" % (GOALS, "\n".join(headline(rows))))
         say("written: %s" % ", ".join(os.path.join(args.out, n) for n in ("results.md", "results.json", "wall_time.png")))
     return 0
 

@@ -33,9 +33,6 @@ from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import (
 )
 from ansible_collections.emailsec.hes.plugins.plugin_utils.backups import read_backup, write_backup
 
-# Imported here, in the controller's main process (which loads action plugins before it forks
-# the workers), so that each worker of the emailsec.hes.asa_cli transport finds paramiko loaded.
-from ansible_collections.emailsec.hes.plugins.plugin_utils import asa_shell  # noqa: F401 pylint: disable=unused-import
 
 ARGUMENT_SPEC = dict(
     PLAN_OPTIONS,

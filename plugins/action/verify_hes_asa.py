@@ -18,8 +18,6 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
 from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import device_cli
 
-# Imported in the controller's main process, before it forks the workers (see asa_hes.py).
-from ansible_collections.emailsec.hes.plugins.plugin_utils import asa_shell  # noqa: F401 pylint: disable=unused-import
 
 ARGUMENT_SPEC = dict(
     ranges=dict(type="list", elements="str", required=True),

@@ -14,6 +14,13 @@ from ansible.module_utils.connection import Connection
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import AsaPlanError, plan_hardening
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import guard_ranges
 
+# The controller's main process imports action plugins before it forks a worker per host and
+# task, so what is imported here is loaded once per run instead of once per host: the ranges
+# lookup that the role's task arguments call, and the SSH code of emailsec.hes.asa_cli.
+from ansible.plugins.connection import paramiko_ssh  # noqa: F401,E402 pylint: disable=unused-import
+from ansible_collections.emailsec.hes.plugins.connection import asa_cli  # noqa: F401,E402 pylint: disable=unused-import
+from ansible_collections.emailsec.hes.plugins.lookup import ranges  # noqa: F401,E402 pylint: disable=unused-import
+
 PLAN_OPTIONS = dict(
     ranges=dict(type="list", elements="str"),
     allow_reserved=dict(type="bool", default=False),
