@@ -451,13 +451,131 @@ def machine_meta(argv):
 
 
 # --------------------------------------------------------------------------- profile
+class ProcessCpu:
+    """CPU seconds of the controller's processes by kind, sampled from /proc every PERIOD s: the
+    ansible-playbook main process, its forked workers, persistent-connection daemons and module
+    processes. A process that lives less than PERIOD may be missed; the caller reports the rest
+    of RUSAGE_CHILDREN as unattributed."""
+
+    KINDS = ("main process", "workers", "persistent-connection daemons", "module processes", "other")
+
+    def __init__(self, exclude, period=0.02):
+        self.exclude = set(exclude)
+        self.period = period
+        self.seen = {}
+        self.main = None
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def kind(self, pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as handle:
+                command = handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            return "other"
+        if pid == self.main:
+            return "main process"
+        if "ansible_connection_cli_stub" in command or "ansible-connection" in command:
+            return "persistent-connection daemons"
+        if "AnsiballZ" in command:
+            return "module processes"
+        if "ansible-playbook" in command:
+            return "workers"
+        return "other"
+
+    def loop(self):
+        ticks = os.sysconf("SC_CLK_TCK")
+        while not self.stop_event.is_set():
+            for pid in descendants(process_table(), os.getpid(), self.exclude):
+                try:
+                    with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] == "Z":
+                    continue
+                if pid not in self.seen:
+                    self.seen[pid] = [self.kind(pid), 0.0]
+                self.seen[pid][1] = (int(fields[11]) + int(fields[12])) / ticks
+            self.stop_event.wait(self.period)
+
+    def totals(self):
+        totals = dict((k, 0.0) for k in self.KINDS)
+        for kind, seconds in self.seen.values():
+            totals[kind] += seconds
+        return totals
+
+
+def profile_asa(args, workdir, say):
+    """Each ASA scenario on a fresh seed fleet: the harden first run (and verify where there is
+    one) with the profile_tasks callback, controller CPU by process kind, the devices' side."""
+    size = args.profile
+    forks = args.forks or min(size, 10)
+    sections = ["# Where the time of one run goes (ASA scenarios)", "",
+                "%d ASAs booted from the seed config of hes_lab.bench_asa_role, forks %d, load average at start %s; "
+                "`python -m hes_lab.bench %s`." % (size, forks, "%.1f %.1f %.1f" % os.getloadavg(),
+                                                 " ".join(args.argv)), "",
+                "CPU by kind is sampled from /proc every 20 ms (short-lived processes may be missed: "
+                "unattributed); persistent-connection daemons are stopped and reaped at the end of the run.", ""]
+    for scenario in [s for s in args.scenarios if s in ASA_SCENARIOS]:
+        runs = seed_runs(scenario, workdir)
+        if runs is None:
+            continue
+        state_dir = os.path.join(workdir, "profile-%s" % scenario)
+        state = fleet.up(size, 0, state_dir, profiles=seed_profiles(workdir))
+        emulators = [d["pid"] for d in state["devices"]]
+        try:
+            for label, playbook, extra_args in runs:
+                if label == "harden-rerun":
+                    continue
+                stop_leftovers(emulators)
+                cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                counter = ProcessCpu(emulators)
+                log_path = os.path.join(workdir, "profile-%s-%s.log" % (scenario, label))
+                started, started_wall = time.monotonic(), time.time()
+                counter.thread.start()
+
+                def remember(proc, counter=counter):
+                    counter.main = proc.pid
+
+                status, _output = run_playbook(playbook, [state["inventory"]], ["--forks", str(forks)] + extra_args,
+                                               log_path=log_path, on_start=remember,
+                                               env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+                                                    "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "40"})
+                wall = time.monotonic() - started
+                stop_leftovers(emulators)
+                counter.stop_event.set()
+                counter.thread.join()
+                cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                total = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+                kinds = counter.totals()
+                with open(log_path, encoding="utf-8") as handle:
+                    text = handle.read()
+                recap = text[text.rfind("==============================================================================="):]
+                sections += ["## %s, %s: wall %.1f s, controller CPU %.1f s (%.2f s per ASA), exit %d"
+                             % (scenario, label, wall, total, total / size, status), "",
+                             "| process kind | CPU s | per ASA |", "|---|---|---|"]
+                for kind in ProcessCpu.KINDS:
+                    if kinds[kind]:
+                        sections.append("| %s | %.2f | %.3f |" % (kind, kinds[kind], kinds[kind] / size))
+                rest = total - sum(kinds.values())
+                sections += ["| unattributed | %.2f | %.3f |" % (rest, rest / size), "",
+                             "Time per task (ansible.posix.profile_tasks, wall, summed over the hosts of each "
+                             "round):", "", "```", recap.strip()[:4000], "```", "",
+                             device_timings(state["devices"], started_wall), ""]
+                say("profiled %s %s: wall %.1f s, cpu %.1f s" % (scenario, label, wall, total))
+        finally:
+            fleet.down(state_dir)
+    return sections
+
+
 def profile(args, workdir, say):
     """One harden run on a fresh fleet, twice: with profile_tasks (time per task) and under cProfile
     (the controller's main process: planning, templating, result handling)."""
     size = args.profile
     asa, panos = split_fleet(size, args.vendor)
     state_dir = os.path.join(workdir, "profile")
-    sections = ["# Where the time of one run goes", "",
+    sections = ["# Mixed fleet (hes-linear): where the time of one harden run goes", "",
                 "Harden (first run) on %d firewalls (%d ASA, %d PAN-OS), forks %d, load average %s." % (
                     size, asa, panos, args.forks or min(size, 10), "%.1f %.1f %.1f" % os.getloadavg()), ""]
     forks = str(args.forks or min(size, 10))
@@ -510,10 +628,7 @@ def profile(args, workdir, say):
         where = filename.split("site-packages/")[-1]
         sections.append("| %.2f | %s:%d %s |" % (cumulative, where, line, name))
         shown += 1
-    path = os.path.join(args.out, "profile.md")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(sections) + "\n")
-    say("profile written to %s" % path)
+    return sections
 
 
 def device_timings(devices, started_wall):
@@ -562,7 +677,8 @@ def main(argv=None):
     parser.add_argument("--max-devices", type=int, default=0,
                         help="skip sizes above this (default: what memory allows, about 60 MB per device)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="only profile one harden run on N firewalls (bench/profile.md)")
+                        help="only profile one run on N firewalls per scenario (bench/profile.md): the ASA "
+                             "scenarios' harden first run and verify; hes-linear's mixed-fleet harden")
     parser.add_argument("--out", default=OUT_DIR, help="output directory (default bench/)")
     parser.add_argument("--append", action="store_true",
                         help="keep the rows of results.json for the sizes and scenarios not measured now")
@@ -579,7 +695,16 @@ def main(argv=None):
         print(text, flush=True)
 
     if args.profile:
-        profile(args, workdir, say)
+        args.argv = argv
+        sections = []
+        if any(s in ASA_SCENARIOS for s in args.scenarios):
+            sections += profile_asa(args, workdir, say)
+        if "hes-linear" in args.scenarios:
+            sections += profile(args, workdir, say)
+        path = os.path.join(args.out, "profile.md")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(sections) + "\n")
+        say("profile written to %s" % path)
         return 0
     with open("/proc/meminfo", encoding="utf-8") as handle:
         available_kb = [int(line.split()[1]) for line in handle if line.startswith("MemAvailable:")][0]

@@ -219,7 +219,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.module_utils.urls import Request, make_context
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
@@ -442,6 +441,10 @@ class DeadlineSSLSocket(ssl.SSLSocket):
 
 
 def tls_context(validate_certs, ca_path, deadline):
+    # Imported only for source=url: ansible.module_utils.urls costs more to import than a whole
+    # bundled lookup, and every worker process that templates this lookup imports this file.
+    from ansible.module_utils.urls import make_context
+
     try:
         context = make_context(cafile=ca_path, validate_certs=validate_certs)
     except (OSError, ssl.SSLError) as exc:
@@ -477,6 +480,8 @@ def _open(url, current, context, deadline, deadline_s, validate_certs):
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _deadline_error(where, deadline_s)
+    from ansible.module_utils.urls import Request
+
     try:
         return Request().open("GET", current, timeout=remaining, context=context, validate_certs=validate_certs,
                               follow_redirects="none", decompress=False, http_agent="emailsec.hes-ranges")

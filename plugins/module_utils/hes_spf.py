@@ -18,14 +18,6 @@ import time
 
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
 
-try:
-    import dns.exception
-    import dns.resolver
-
-    HAS_DNSPYTHON = True
-except ImportError:
-    HAS_DNSPYTHON = False
-
 # RFC 7208 section 4.6.4: at most 10 terms that cause DNS queries, at most 2 void lookups.
 DNS_TERM_LIMIT = 10
 VOID_LOOKUP_LIMIT = 2
@@ -234,7 +226,13 @@ def dns_resolver(server=None, timeout=5.0):
 
     ``timeout`` bounds the whole resolution, every query of every include together, not each query.
     """
-    if not HAS_DNSPYTHON:
+    # Imported here, not with the module: importing dnspython costs more than a whole lookup
+    # (about 50 ms), and every process that templates the ranges lookup imports this module,
+    # while only source=spf needs it.
+    try:
+        import dns.exception
+        import dns.resolver
+    except ImportError:
         raise RangeError("spf: source=spf needs the Python package dnspython on the controller")
     host, port = parse_dns_server(server) if server else (None, None)
     resolver = dns.resolver.Resolver(configure=host is None)

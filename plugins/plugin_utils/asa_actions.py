@@ -15,11 +15,18 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import AsaPl
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import guard_ranges
 
 # The controller's main process imports action plugins before it forks a worker per host and
-# task, so what is imported here is loaded once per run instead of once per host: the ranges
-# lookup that the role's task arguments call, and the SSH code of emailsec.hes.asa_cli.
-from ansible.plugins.connection import paramiko_ssh  # noqa: F401,E402 pylint: disable=unused-import
-from ansible_collections.emailsec.hes.plugins.connection import asa_cli  # noqa: F401,E402 pylint: disable=unused-import
+# task; what is loaded here is then loaded once per run instead of once per host and task: the
+# ranges lookup that the role's task arguments call, and the connection plugins (with their
+# option definitions) that Ansible sets up in every worker of an ASA host, whether the task
+# talks to the device or not.
+from ansible.plugins.loader import cliconf_loader, connection_loader, terminal_loader  # noqa: E402
+
 from ansible_collections.emailsec.hes.plugins.lookup import ranges  # noqa: F401,E402 pylint: disable=unused-import
+
+for _loader, _name in ((connection_loader, "paramiko"), (connection_loader, "ansible.netcommon.network_cli"),
+                       (connection_loader, "emailsec.hes.asa_cli"), (terminal_loader, "cisco.asa.asa"),
+                       (cliconf_loader, "cisco.asa.asa")):
+    _loader.get(_name, class_only=True)
 
 PLAN_OPTIONS = dict(
     ranges=dict(type="list", elements="str"),
