@@ -30,6 +30,7 @@ from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import (
     findings_report,
     hardening_plan,
     plan_diff,
+    release,
 )
 from ansible_collections.emailsec.hes.plugins.plugin_utils.backups import read_backup, write_backup
 
@@ -54,8 +55,8 @@ class ActionModule(ActionBase):
         validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         del validation
         host = task_vars["inventory_hostname"]
+        cli = device_cli(self._connection, NAME)
         try:
-            cli = device_cli(self._connection, NAME)
             try:
                 text = cli.get(command="show running-config")
             except DEVICE_ERRORS as exc:
@@ -67,6 +68,8 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="%s: nothing sent to %s; %s" % (NAME, host, to_native(exc)),
                           commands=[])
             return result
+        finally:
+            release(cli)
 
     # ------------------------------------------------------------------ harden
     def _harden(self, result, args, cli, host, text):

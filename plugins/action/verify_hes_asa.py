@@ -16,7 +16,7 @@ from ansible.module_utils.connection import ConnectionError as RpcConnectionErro
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
-from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import device_cli
+from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import device_cli, release
 
 
 ARGUMENT_SPEC = dict(
@@ -40,8 +40,8 @@ class ActionModule(ActionBase):
         del validation
         host = task_vars["inventory_hostname"]
         step = "reading the configuration"
+        cli = device_cli(self._connection, NAME)
         try:
-            cli = device_cli(self._connection, NAME)
             config = cli.get(command="show running-config")
             step = "planning the probes"
             planned = hv.plan("asa", config, args["ranges"], args["group_name"], mail_servers=args["mail_servers"],
@@ -52,6 +52,8 @@ class ActionModule(ActionBase):
         except (hv.VerifyError, AnsibleConnectionFailure, RpcConnectionError) as exc:
             result.update(failed=True, msg="%s: %s on %s failed: %s" % (NAME, step, host, to_native(exc)))
             return result
+        finally:
+            release(cli)
         result.update(planned, changed=False,
                       ansible_facts={"hes_verify_config": config, "hes_verify_answers": answers})
         return result
