@@ -27,7 +27,11 @@ description:
     SMTP from the ranges does. Otherwise the module fails naming the rule and a witness flow,
     and sends nothing.
   - Applies the edits make-before-break (objects, then the group, then the rule sources, then the
-    carve-out rules of O(deny_after_rule), then the deletion of stale objects of ours).
+    carve-out rules of O(deny_after_rule), then the deletion of stale objects of ours), in one
+    C(multi-config) request (a C(move) of a carve-out rule goes on its own, in its place).
+  - "Every request of a run goes over one kept-alive TLS connection, and a C(keygen) is sent only
+    when no O(provider.api_key) is given. Under Ansible it runs as an action plugin, in the task's
+    own process on the controller."
   - Only objects whose name starts with O(object_prefix) B(and) whose description contains
     C(managed by emailsec.hes) are ever edited or deleted; everything else is left alone.
   - Commits only the changes of O(provider.username) (a partial commit by administrator). When
@@ -105,6 +109,13 @@ options:
         still pass with it. Without this option such a plan is refused.
     type: bool
     default: false
+  backup_dir:
+    description:
+      - Controller directory (the role's C(hes_backup_dir)) where the backup is written, through
+        the collection's one backup format (C(<host>.panos.<UTC time>.json), docs/state.md), after
+        the last read and before the first write. Only when hardening and something changes; not in
+        check mode. Run as the collection's action plugin (under Ansible, always).
+    type: path
   expected_requests:
     description:
       - The RV(requests) of a check-mode run of this module with the same options. The module
@@ -208,6 +219,17 @@ commit:
   description: The commit job (id, result, messages), or null when nothing was committed.
   returned: always
   type: dict
+backup_file:
+  description: The backup written (with O(backup_dir)), or null when nothing was written.
+  returned: with O(backup_dir), when hardening
+  type: str
+ansible_facts:
+  description:
+    - C(hes_result), the result every vendor role of the collection sets (docs/state.md) - vendor,
+      changed, check_mode, commands, findings (with C(rules) and C(commit)), differential, backup,
+      ranges.
+  returned: when hardening succeeds
+  type: dict
 warnings_detail:
   description: Objects kept although stale, because something else still refers to them.
   returned: always
@@ -215,212 +237,17 @@ warnings_detail:
   elements: str
 """
 
-import xml.etree.ElementTree as ET
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RANGE_GUARD_ARGUMENT_SPEC, RangeError, guard_ranges
-from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as panos_plan
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, parse_config
-
-
-ADMINS_CMD = "<show><config><list><admins></admins></list></config></show>"
-LOCKS_CMD = "<show><config-locks></config-locks></show>"
-
-
-class Failure(Exception):
-    """Stop the run with a message (and the result gathered so far)."""
-
-
-class Run(object):
-    def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.provider = module.params["provider"]
-        self.admin = self.provider["username"]
-        self.result = {"changed": False, "commands": [], "requests": [], "diff": {}, "pending_admins": [],
-                       "commit": None, "warnings_detail": [], "errors": []}
-        try:
-            self.fw = client.connect_firewall(self.provider, module.params["vsys"], module.params["timeout"],
-                                              warn=module.warn)
-        except ValueError as exc:
-            module.fail_json(msg=str(exc))
-
-    def call(self, name, *args, **kwargs):
-        """``self.fw.<name>(...)``, or ``self.fw.xapi.<name>`` for config actions; errors become Failure
-        (naming the keyword ``request``, the readable form of what was sent, when given).
-
-        The attribute is looked up inside the try: ``fw.xapi`` runs keygen on first use.
-        """
-        request = kwargs.pop("request", None)
-        try:
-            target = self.fw if name in ("op", "commit") else self.fw.xapi
-            return getattr(target, name)(*args, **kwargs)
-        except client.PANOS_ERRORS as exc:
-            raise Failure(client.describe_error(exc, self.provider, request))
-
-    def op(self, cmd):
-        return self.call("op", cmd, cmd_xml=False)
-
-    def read(self):
-        self.call("get", "/config")
-        config = self.fw.xapi.element_root.find("result/config")
-        if config is None:
-            raise Failure("%s: the answer to get /config holds no <config>" % client.endpoint(self.provider))
-        return config
-
-    def pending(self):
-        result = self.op(ADMINS_CMD)
-        return sorted({(m.text or "").strip() for m in result.findall("./result/admins/member")})
-
-    def foreign_locks(self):
-        result = self.op(LOCKS_CMD)
-        return sorted({entry.get("name") for entry in result.findall("./result/config-locks/entry")
-                       if entry.get("name") != self.admin})
-
-    def send(self, edit):
-        request = "; ".join(edit["commands"]) or "%s %s" % (edit["action"], edit["xpath"])
-        if edit["action"] == "move":
-            self.call("move", xpath=edit["xpath"], where=edit["where"], dst=edit.get("dst"), request=request)
-        elif edit["element"] is None:
-            self.call(edit["action"], xpath=edit["xpath"], request=request)
-        else:
-            self.call(edit["action"], xpath=edit["xpath"], element=edit["element"], request=request)
-
-    def plan(self, config):
-        params = self.params
-        if params["backup"] is not None:
-            return panos_plan.plan_rollback(config, params["backup"])
-        return panos_plan.plan_hardening(
-            config, params["ranges"], vsys=params["vsys"], group_name=params["group_name"],
-            prefix=params["object_prefix"], rules=params["rules"], untrust_zones=params["untrust_zones"],
-            mail_servers=params["mail_servers"], mail_zones=params["mail_zones"],
-            deny_after_rule=params["deny_after_rule"], device=self.provider["ip_address"])
-
-    def main(self):
-        params = self.params
-        panos_plan.check_admin(self.admin)
-        panos_plan.check_prefix(params["object_prefix"])
-        panos_plan.check_name(params["group_name"], "group_name")
-        config = self.read()
-        planned = self.plan(config)
-        group_name = params["backup"]["group_name"] if params["backup"] is not None else params["group_name"]
-        self.result.update({
-            "requests": planned["requests"],
-            "commands": list(planned["commands"]),
-            "errors": planned["errors"],
-            "diff": {"before": panos_plan.render_view(planned["before"], group_name),
-                     "after": panos_plan.render_view(planned["after"], group_name),
-                     "before_header": "%s %s (candidate)" % (client.endpoint(self.provider), params["vsys"]),
-                     "after_header": "%s %s (planned)" % (client.endpoint(self.provider), params["vsys"])},
-            "warnings_detail": planned["warnings"],
-        })
-        if params["backup"] is None:
-            self.result.update({
-                "backup": planned["backup"],
-                "rules": [rule["name"] for rule in planned["findings"]["rules"]],
-                "destinations": [{"rule": rule["name"], "destination": rule["destination"]}
-                                 for rule in planned["findings"]["rules"]],
-                "findings": planned["findings"],
-                "gate": planned["gate"],
-            })
-        for warning in planned["warnings"]:
-            self.module.warn(warning)
-        if planned["errors"]:
-            raise Failure("%s: refusing the plan, nothing was sent: %s"
-                          % (client.endpoint(self.provider), " | ".join(planned["errors"])))
-        expected = params["expected_requests"]
-        if expected is not None and expected != planned["requests"]:
-            raise Failure("%s: the configuration changed since the plan was shown: this run would send %d "
-                          "request(s), the plan had %d; nothing was sent; run again to see the new plan"
-                          % (client.endpoint(self.provider), len(planned["requests"]), len(expected)))
-        if not planned["edits"]:
-            return
-        self.result["changed"] = True
-        pending = self.pending() if params["commit"] else []
-        self.result["pending_admins"] = pending
-        if pending and not params["commit_foreign_changes"]:
-            raise Failure("refusing to change %s: administrator(s) %s have uncommitted changes that a commit "
-                          "could take along; commit or revert them first, or set commit_foreign_changes "
-                          "(hes_panos_commit_foreign_changes) to commit them with ours; nothing was changed"
-                          % (client.endpoint(self.provider), ", ".join(pending)))
-        locked_by = self.foreign_locks()
-        if locked_by:
-            raise Failure("%s: the configuration is locked by %s; nothing was changed"
-                          % (client.endpoint(self.provider), ", ".join(locked_by)))
-        if params["commit"]:
-            self.result["commands"].append(panos_plan.commit_command(self.admin, bool(pending)))
-        prepared = "API edits, in order:\n" + "".join("  %s\n" % line for line in self.result["commands"])
-        if params["backup"] is None:
-            prepared += "gate: %s\n" % planned["gate"]["differential"]
-        self.result["diff"]["prepared"] = prepared
-        if self.module.check_mode:
-            return
-        applied = []
-        try:
-            for edit in planned["edits"]:
-                self.send(edit)
-                applied.append(edit)
-            if params["commit"]:
-                self.commit(bool(pending))
-        except Failure as failure:
-            raise Failure("%s; %s" % (failure, self.undo(config, applied, bool(pending))))
-
-    def commit(self, everyone):
-        cmd = ET.Element("commit")
-        if not everyone:
-            partial = ET.SubElement(ET.SubElement(cmd, "partial"), "admin")
-            ET.SubElement(partial, "member").text = self.admin
-        outcome = self.call("commit", sync=True, cmd=cmd)
-        if outcome is None:
-            raise Failure("%s: the commit found no changes to commit" % client.endpoint(self.provider))
-        self.result["commit"] = {"jobid": outcome["jobid"], "result": outcome["result"],
-                                 "messages": outcome["messages"]}
-        if not outcome["success"]:
-            raise Failure("%s: commit job %s failed: %s" % (client.endpoint(self.provider), outcome["jobid"],
-                                                            " | ".join(outcome["messages"]) or outcome["result"]))
-
-    def undo(self, config, applied, others_pending):
-        """Put the candidate back; returns a sentence for the error message."""
-        if not applied:
-            return "nothing was changed"
-        if not others_pending:
-            try:
-                self.op(panos_plan.revert_command(self.admin))
-                return "the candidate configuration was reverted (revert config partial admin %s)" % self.admin
-            except Failure:
-                pass
-        try:
-            parsed = parse_config(config, self.params["vsys"])
-            group_name = self.params["backup"]["group_name"] if self.params["backup"] else self.params["group_name"]
-            for edit in panos_plan.inverse_edits(parsed, applied, group_name, config):
-                self.send(edit)
-        except Failure as failure:
-            return ("undoing our edits failed too (%s): the candidate configuration still holds them; "
-                    "revert it on the firewall" % failure)
-        return "our edits were undone in the candidate configuration"
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
+from ansible_collections.emailsec.hes.plugins.module_utils.panos import apply, client
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError
 
 
 def main():
-    argument_spec = client.provider_argument_spec()
-    argument_spec.update(RANGE_GUARD_ARGUMENT_SPEC)
-    argument_spec.update(
-        ranges={"type": "list", "elements": "str"},
-        backup={"type": "dict"},
-        group_name={"type": "str", "default": panos_plan.DEFAULT_GROUP},
-        object_prefix={"type": "str", "default": panos_plan.DEFAULT_PREFIX},
-        rules={"type": "list", "elements": "str", "default": []},
-        untrust_zones={"type": "list", "elements": "str", "default": ["untrust"]},
-        mail_servers={"type": "list", "elements": "str", "default": []},
-        commit={"type": "bool", "default": True},
-        commit_foreign_changes={"type": "bool", "default": False},
-        mail_zones={"type": "list", "elements": "str", "default": []},
-        deny_after_rule={"type": "bool", "default": False},
-        expected_requests={"type": "list", "elements": "dict"},
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[["ranges", "backup"]], required_one_of=[["ranges", "backup"]])
+    # Under Ansible the action plugin of the same name runs instead (plugins/action/panos_hes_smtp.py).
+    module = AnsibleModule(argument_spec=apply.argument_spec(), supports_check_mode=True,
+                           mutually_exclusive=apply.MUTUALLY_EXCLUSIVE, required_one_of=apply.REQUIRED_ONE_OF)
     if module.params["ranges"] is not None:
         # Before the firewall is contacted: the list is checked whoever built it.
         try:
@@ -431,10 +258,13 @@ def main():
             module.fail_json(msg="emailsec.hes.panos_hes_smtp: %s" % exc)
     if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
-    run = Run(module)
+    try:
+        run = apply.Run(module.params, module.check_mode, module.warn)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     try:
         run.main()
-    except (Failure, PanosError, RangeError) as exc:
+    except (apply.Failure, PanosError, RangeError) as exc:
         module.fail_json(msg=str(exc), **run.result)
     module.exit_json(**run.result)
 

@@ -50,7 +50,7 @@ state:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import client
-from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, parse_config
+from ansible_collections.emailsec.hes.plugins.module_utils.panos.parse import PanosError, verification_state
 
 
 def main():
@@ -60,23 +60,15 @@ def main():
     provider = module.params["provider"]
     try:
         fw = client.connect_firewall(provider, module.params["vsys"], module.params["timeout"])
+        config = client.read_config(fw, provider, "show")
+    except client.PANOS_ERRORS as exc:
+        module.fail_json(msg=client.describe_error(exc, provider))
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     try:
-        fw.xapi.show("/config")
-        config = fw.xapi.element_root.find("result/config")
-    except client.PANOS_ERRORS as exc:
-        module.fail_json(msg=client.describe_error(exc, provider))
-    if config is None:
-        module.fail_json(msg="%s: the answer to show /config holds no <config>" % client.endpoint(provider))
-    try:
-        state = parse_config(config, module.params["vsys"])
+        state = verification_state(config, module.params["vsys"])
     except PanosError as exc:
         module.fail_json(msg="%s: %s" % (client.endpoint(provider), exc))
-    for collection in (state["addresses"], state["groups"], state["services"]):
-        for item in collection.values():
-            item.pop("xml", None)
-    state.pop("references", None)
     module.exit_json(changed=False, state=state)
 
 

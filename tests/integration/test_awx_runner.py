@@ -349,7 +349,8 @@ def test_check_harden_and_rollback_templates_against_the_lab(tmp_path, fleet):
     assert lab.state() == before
     assert set(check.stats["ok"]) == {"asa01", "pa01"} and not check.stats["failures"]
     planned = host_results(check)
-    assert planned[("pa01", "Plan the change on the firewall (read-only)")]["changed"] is True
+    assert planned[("pa01", "Plan and gate the change, back it up, apply it and commit (one connection)")]["changed"] \
+        is True
     assert "object-group network TM_HES_IP_RANGE" in planned[
         ("asa01", "Plan the change with the policy engine, then back it up, push and save (one read, one session)")]["commands"]
     assert "asa01: would change" in stdout(check) and "pa01: would change" in stdout(check)
@@ -368,7 +369,7 @@ def test_check_harden_and_rollback_templates_against_the_lab(tmp_path, fleet):
                      if e["event_data"]["res"].get("changed")}
     assert ("asa01", "Plan the change with the policy engine, then back it up, push and save (one read, one session)") \
         in changed_tasks
-    assert ("pa01", "Apply the plan and commit") in changed_tasks
+    assert ("pa01", "Plan and gate the change, back it up, apply it and commit (one connection)") in changed_tasks
     hardened = lab.state()
     assert hardened != before and "TM_HES_IP_RANGE" in hardened["pa01"]
 

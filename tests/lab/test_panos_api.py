@@ -1,12 +1,13 @@
 """The PAN-OS emulator's XML API as raw requests: XPath forms, config actions, error codes and
 bodies, jobs, multi-config, the request log, and the emulator's process contract."""
+import http.client
 import os
 import time
 from urllib.parse import urlencode
 
 import pytest
 
-from hes_lab.panos import client
+from hes_lab.panos import client, tls
 from hes_lab.panos.log import config_writes, read_log
 from tests.lab_fixtures import start_lab
 
@@ -322,7 +323,7 @@ def test_request_log_records_requests_without_secrets(lab, api):
     for secret in (api.key, "hunter2-secret", "wrong-secret", "pw2"):
         assert secret not in text
     records = read_log(lab.log)
-    assert set(records[-1]) == {"ts", "user", "type", "action", "xpath", "cmd", "status", "code"}
+    assert set(records[-1]) == {"ts", "connection", "user", "type", "action", "xpath", "cmd", "status", "code"}
     assert (records[-1]["type"], records[-1]["status"], records[-1]["code"]) == ("keygen", "error", 403)
     writes = config_writes(records)
     assert writes[-1]["action"] == "set" and writes[-1]["user"] == "admin" and writes[-1]["code"] == 20
@@ -370,3 +371,24 @@ def test_partial_commit_keeps_new_rule_uuid(api):
     assert running.find(".//rules/entry[@name='New-Rule']").get("uuid") == candidate_uuid
     assert running.find(".//address/entry[@name='o1']") is None
     assert api(type="op", cmd="<check><pending-changes/></check>").findtext("result") == "yes"
+
+
+def test_requests_may_share_one_tls_connection_and_the_log_numbers_connections(lab, api):
+    """Keep-alive, as PAN-OS's web server: many requests on one TLS connection when the client
+    keeps it open; one connection per request when it asks to close (urllib does)."""
+    before = len(read_log(lab.log))
+    connection = http.client.HTTPSConnection("127.0.0.1", lab.port, context=tls.client_context(), timeout=30)
+    try:
+        for _ in range(3):
+            connection.request("POST", "/api/", body=urlencode({"type": "version", "key": api.key}),
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = connection.getresponse()
+            assert answer.status == 200 and b"<sw-version>" in answer.read()
+    finally:
+        connection.close()
+    api(type="version")
+    api(type="version")
+    numbers = [r["connection"] for r in read_log(lab.log)[before:]]
+    assert len(numbers) == 5
+    assert numbers[0] == numbers[1] == numbers[2]
+    assert len(set(numbers)) == 3

@@ -1,6 +1,7 @@
 """The emulator's request log: one JSON object per API request, never holding a key or password.
 
-Every record names the request (type, action, xpath, command) and its outcome. With bodies on
+Every record names the request (type, action, xpath, command), its outcome and the number of
+the TLS connection it came on (one per client connection, counted from 1). With bodies on
 (`hes-lab panos --log-bodies`) it also holds every request parameter and the response body, so a
 fidelity question ("what exactly did the client send, what did the firewall answer?") can be
 answered from the log alone; API keys, passwords and password hashes are replaced by `******`
@@ -34,9 +35,10 @@ class RequestLog:
         self.bodies = bodies
         self.lock = threading.Lock()
 
-    def write(self, user, params, status, code, http_status=200, response=None):
+    def write(self, user, params, status, code, http_status=200, response=None, connection=None):
         record = {
             "ts": time.time(),
+            "connection": connection,
             "user": user,
             "type": params.get("type"),
             "action": params.get("action"),

@@ -9,6 +9,7 @@ TLS: a certificate for localhost/127.0.0.1/::1 issued at start by the lab CA (tl
 keeps its one `READY <port>` line).
 """
 import argparse
+import functools
 import json
 import os
 import signal
@@ -48,6 +49,8 @@ class PanosServer(ThreadingHTTPServer):
         self.device = device
         self.request_log = request_log
         self.ssl_context = ssl_context
+        self.connections = 0
+        self.connections_lock = threading.Lock()
 
     def finish_request(self, request, client_address):
         # The TLS handshake runs here, in the request's own thread, so that one slow client
@@ -56,8 +59,12 @@ class PanosServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
             return
+        with self.connections_lock:
+            self.connections += 1
+            connection = self.connections
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            handler = functools.partial(self.RequestHandlerClass, connection=connection)
+            handler(tls, client_address, self)
         finally:
             try:
                 tls.close()
@@ -68,6 +75,14 @@ class PanosServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server_version = "PAN-OS-emulator"
     sys_version = ""
+    # Keep-alive as PAN-OS's web server does: a client may send many requests on one TLS
+    # connection (urllib, and so pan-python, asks to close after each). Every log record names
+    # its connection, so that tests can count TLS sessions per device.
+    protocol_version = "HTTP/1.1"
+
+    def __init__(self, *args, connection=None, **kwargs):
+        self.connection_number = connection
+        super().__init__(*args, **kwargs)
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         pass
@@ -94,7 +109,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("X-PAN-KEY") and "key" not in params:
             params["key"] = self.headers["X-PAN-KEY"]
         if device.should_drop():
-            self.server.request_log.write(device.user_for_key(params.get("key")), params, "dropped", None, None)
+            self.server.request_log.write(device.user_for_key(params.get("key")), params, "dropped", None, None,
+                                          connection=self.connection_number)
             self.close_connection = True
             return
         delay = device.faults.delay_ms
@@ -115,12 +131,14 @@ class Handler(BaseHTTPRequestHandler):
                     raise INVALID_CREDENTIAL
                 body = self._api(device, user, request_type, params)
             self._send(200, body)
-            self.server.request_log.write(user, params, "success", _code_of(body), 200, body)
+            self.server.request_log.write(user, params, "success", _code_of(body), 200, body,
+                                          connection=self.connection_number)
         except ApiError as exc:
             body = error_response(exc)
             self._send(exc.http_status, body)
             code = exc.http_status if exc.http_status != 200 else exc.code
-            self.server.request_log.write(user, params, exc.status, code, exc.http_status, body)
+            self.server.request_log.write(user, params, exc.status, code, exc.http_status, body,
+                                          connection=self.connection_number)
 
     @staticmethod
     def _api(device, user, request_type, params):

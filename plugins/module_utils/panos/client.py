@@ -24,6 +24,12 @@ import re
 import ssl
 
 try:
+    import http.client as http_client
+    from urllib.parse import urlencode, urlsplit
+except ImportError:  # Python 2 (the sanity test's compile step): the modules need Python 3 anyway
+    http_client = None
+
+try:
     from panos.base import PanDevice
     from panos.errors import PanDeviceError
     from panos.firewall import Firewall as SdkFirewall
@@ -127,18 +133,140 @@ def tls_context(provider):
         raise ValueError("provider.ca_path %r: not a readable PEM CA bundle (%s)" % (ca_path, exc))
 
 
+READ_ONLY_CONFIG_ACTIONS = ("get", "show")
+
+
+def read_only(query):
+    """True when an API request changes nothing on the firewall, so that sending it again is safe."""
+    kind = query.get("type")
+    if kind in ("keygen", "version"):
+        return True
+    if kind == "config":
+        return query.get("action") in READ_ONLY_CONFIG_ACTIONS
+    cmd = query.get("cmd") or ""
+    if isinstance(cmd, bytes):
+        cmd = cmd.decode("utf-8", "replace")
+    return kind == "op" and cmd.lstrip().startswith("<show>")
+
+
+class Answer(object):
+    """An HTTP answer read to the end (so that the connection is free for the next request), with
+    what pan-python reads of one."""
+
+    def __init__(self, response, body):
+        self.status = response.status
+        self.reason = response.reason
+        self.headers = response.msg
+        self.body = body
+
+    def read(self):
+        return self.body
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name, default)
+
+    def info(self):
+        return self.headers
+
+
+class Transport(object):
+    """One HTTPS connection to a firewall, kept open for every request of a run: one TLS
+    handshake per device instead of one per request (pan-python, through urllib, opens and closes
+    a connection for each). A request that finds the kept connection closed by the firewall is
+    sent again on a new one only when it changes nothing (``read_only``)."""
+
+    def __init__(self, host, port, context):
+        self.host = host
+        self.port = port
+        self.context = context
+        self.connection = None
+        self.used = False
+
+    def post(self, url, body, timeout, resend):
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        reused = self.connection is not None and self.used
+        try:
+            return self._post(path, body, timeout)
+        except (http_client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()
+            if not (reused and resend):
+                raise
+            return self._post(path, body, timeout)
+
+    def _post(self, path, body, timeout):
+        if self.connection is None:
+            self.connection = http_client.HTTPSConnection(self.host, self.port, context=self.context,
+                                                          timeout=timeout)
+            self.used = False
+        self.connection.timeout = timeout
+        try:
+            self.connection.request("POST", path, body=body,
+                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+            response = self.connection.getresponse()
+            answer = Answer(response, response.read())
+        except BaseException:
+            self.close()
+            raise
+        self.used = True
+        if response.will_close:
+            self.close()
+        return answer
+
+    def close(self):
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
 if HAS_PANOS:
+    class KeptXapi(PanDevice.XapiWrapper):
+        """pan-os-python's XAPI wrapper sending every request over the firewall's Transport."""
+
+        def __init__(self, *args, **kwargs):
+            self.transport = kwargs.pop("transport")
+            PanDevice.XapiWrapper.__init__(self, *args, **kwargs)
+
+        # pan-python's own request method (private, hence the mangled name; pan-python is pinned
+        # in requirements.txt): the body is built as pan-python builds it (the key appended
+        # unencoded), and failures are reported in pan-python's words, which describe_error reads.
+        def _PanXapi__api_request(self, query):  # pylint: disable=invalid-name
+            if "key" in query:
+                fields = dict(query)
+                key = fields.pop("key")
+                data = urlencode(fields) + "&key=" + key
+            else:
+                data = urlencode(query)
+            try:
+                answer = self.transport.post(self.uri, data.encode("utf-8"), self.timeout, read_only(query))
+            except (OSError, http_client.HTTPException) as exc:
+                self.status_detail = "URLError: reason: %s" % (exc,)
+                return False
+            if answer.status >= 400:
+                self.status_detail = "URLError: code: %s reason: %s" % (answer.status, answer.reason)
+                return False
+            return answer
+
+        def multi_config(self, element):
+            """``type=config`` ``action=multi-config`` with ELEMENT, a ``<multi-configure-request>``:
+            several edits in one request (pan-python has no method for it)."""
+            self._PanXapi__type_config("multi-config", {"element": element})
+
     class Firewall(SdkFirewall):
         """pan-os-python's Firewall with every API request, keygen included, sent through our
-        SSL context. It keeps the class name: pan-os-python recognises parents by class name."""
+        SSL context, over one kept connection (``close_firewall`` ends it). It keeps the class
+        name: pan-os-python recognises parents by class name."""
 
         def __init__(self, *args, **kwargs):
             self.ssl_context = kwargs.pop("ssl_context")
             super(Firewall, self).__init__(*args, **kwargs)
+            self.transport = Transport(self.hostname, self.port, self.ssl_context)
 
         def _xapi(self, **credentials):
-            return PanDevice.XapiWrapper(pan_device=self, hostname=self.hostname, port=self.port,
-                                         timeout=self.timeout, ssl_context=self.ssl_context, **credentials)
+            return KeptXapi(pan_device=self, hostname=self.hostname, port=self.port, timeout=self.timeout,
+                            ssl_context=self.ssl_context, transport=self.transport, **credentials)
 
         def generate_xapi(self):
             return self._xapi(api_key=self.api_key)
@@ -166,6 +294,21 @@ def connect_firewall(provider, vsys, timeout, warn=None):
                         port=provider["port"], vsys=vsys, ssl_context=context)
     firewall.timeout = timeout
     return firewall
+
+
+def read_config(firewall, provider, action="get"):
+    """The ``<config>`` element of the candidate (``get``) or running (``show``) configuration,
+    in one request; ValueError saying what was wrong with the answer, or the firewall's error."""
+    getattr(firewall.xapi, action)("/config")
+    config = firewall.xapi.element_root.find("result/config")
+    if config is None:
+        raise ValueError("%s: the answer to %s /config holds no <config>" % (endpoint(provider), action))
+    return config
+
+
+def close_firewall(firewall):
+    """End the firewall's kept connection (the run is over)."""
+    firewall.transport.close()
 
 
 def endpoint(provider):

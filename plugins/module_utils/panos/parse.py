@@ -218,3 +218,14 @@ def references(vsys_elem, shared):
 def pending_admins(config):
     """Administrators whose uncommitted changes PAN-OS marks in the candidate (``admin`` attributes)."""
     return sorted({node.get("admin") for node in config.iter() if node.get("admin")})
+
+
+def verification_state(config, vsys):
+    """``parse_config`` without what only the planner needs (the raw XML of each object, the
+    reference index): the JSON-friendly state verify judges."""
+    state = parse_config(config, vsys)
+    for collection in (state["addresses"], state["groups"], state["services"]):
+        for item in collection.values():
+            item.pop("xml", None)
+    state.pop("references", None)
+    return state

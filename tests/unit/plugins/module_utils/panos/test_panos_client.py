@@ -114,3 +114,73 @@ def test_provider_credentials_treat_empty_as_absent():
     assert client.provider_credentials({"password": None, "api_key": "KEY"}) == (None, "KEY")
     with pytest.raises(ValueError, match="set password or api_key"):
         client.provider_credentials({"password": "", "api_key": ""})
+
+
+@pytest.mark.parametrize("query, safe", [
+    ({"type": "keygen"}, True), ({"type": "version"}, True),
+    ({"type": "config", "action": "get"}, True), ({"type": "config", "action": "show"}, True),
+    ({"type": "op", "cmd": "<show><jobs><id>1</id></jobs></show>"}, True),
+    ({"type": "op", "cmd": b"<show><system><info/></system></show>"}, True),
+    ({"type": "config", "action": "multi-config"}, False), ({"type": "config", "action": "set"}, False),
+    ({"type": "commit"}, False), ({"type": "op", "cmd": "<revert><config/></revert>"}, False),
+    ({"type": "op", "cmd": "<test><security-policy-match/></test>"}, False),
+])
+def test_only_requests_that_change_nothing_count_as_read_only(query, safe):
+    assert client.read_only(query) is safe
+
+
+class FakeConnection:
+    """http.client.HTTPSConnection as the transport uses it; ``plan`` says, per request, whether
+    the firewall had closed the kept connection (the request then fails as on a real socket)."""
+
+    made = []
+
+    def __init__(self, host, port, context=None, timeout=None):
+        self.requests = []
+        self.closed = False
+        FakeConnection.made.append(self)
+
+    def request(self, method, path, body=None, headers=None):
+        self.requests.append(body)
+        if FakeConnection.plan.pop(0) == "stale":
+            raise client.http_client.RemoteDisconnected("Remote end closed connection without response")
+
+    def getresponse(self):
+        response = type("Response", (), {"status": 200, "reason": "OK", "msg": {}, "will_close": False})()
+        response.read = lambda: b"<response status='success'/>"
+        return response
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    FakeConnection.made = []
+    monkeypatch.setattr(client.http_client, "HTTPSConnection", FakeConnection)
+    return FakeConnection
+
+
+def test_one_connection_carries_every_request(fake):
+    fake.plan = ["ok", "ok", "ok"]
+    transport = client.Transport("192.0.2.1", 443, None)
+    for body in (b"a", b"b", b"c"):
+        assert transport.post("https://192.0.2.1:443/api/", body, 30, resend=False).read().startswith(b"<response")
+    assert len(fake.made) == 1 and fake.made[0].requests == [b"a", b"b", b"c"]
+
+
+def test_a_closed_kept_connection_is_reopened_for_a_read_only_request(fake):
+    fake.plan = ["ok", "stale", "ok"]
+    transport = client.Transport("192.0.2.1", 443, None)
+    transport.post("https://192.0.2.1:443/api/", b"get", 30, resend=True)
+    transport.post("https://192.0.2.1:443/api/", b"show", 30, resend=True)
+    assert len(fake.made) == 2 and fake.made[0].closed and fake.made[1].requests == [b"show"]
+
+
+def test_a_write_is_never_sent_twice(fake):
+    fake.plan = ["ok", "stale"]
+    transport = client.Transport("192.0.2.1", 443, None)
+    transport.post("https://192.0.2.1:443/api/", b"get", 30, resend=True)
+    with pytest.raises(client.http_client.RemoteDisconnected):
+        transport.post("https://192.0.2.1:443/api/", b"multi-config", 30, resend=False)
+    assert len(fake.made) == 1 and fake.made[0].closed
