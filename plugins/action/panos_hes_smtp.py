@@ -25,12 +25,6 @@ from ansible_collections.emailsec.hes.plugins.plugin_utils.backups import write_
 NAME = "emailsec.hes.panos_hes_smtp"
 
 
-def argument_spec():
-    spec = apply.argument_spec()
-    spec["backup_dir"] = {"type": "path"}
-    return spec
-
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -39,7 +33,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         validation, args = self.validate_argument_spec(
-            argument_spec=argument_spec(), mutually_exclusive=apply.MUTUALLY_EXCLUSIVE,
+            argument_spec=apply.argument_spec(), mutually_exclusive=apply.MUTUALLY_EXCLUSIVE,
             required_one_of=apply.REQUIRED_ONE_OF)
         del validation
         host = task_vars["inventory_hostname"]

@@ -23,7 +23,7 @@ description:
     session closes at the end of each task.
   - Not supported here, unlike network_cli, are libssh, C(terminal_initial_prompt) answers
     (banners asking for a key press), and file transfer.
-author: emailsec.hes maintainers
+author: emailsec.hes maintainers (@emailsec)
 version_added: 1.1.0
 requirements:
   - paramiko

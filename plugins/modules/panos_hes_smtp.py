@@ -256,6 +256,9 @@ def main():
                 max_prefix=module.params["max_prefix"], max_prefix_v6=module.params["max_prefix_v6"])
         except RangeError as exc:
             module.fail_json(msg="emailsec.hes.panos_hes_smtp: %s" % exc)
+    if module.params["backup_dir"]:
+        module.fail_json(msg="emailsec.hes.panos_hes_smtp: backup_dir is written by the action plugin of the same "
+                             "name, on the controller; run the module through Ansible")
     if not client.HAS_PANOS:
         module.fail_json(msg=missing_required_lib("pan-os-python"))
     try:

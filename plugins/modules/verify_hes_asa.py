@@ -15,7 +15,7 @@ short_description: Ask a Cisco ASA's packet-tracer about the probes that verify 
 description:
   - The ASA part of the role C(emailsec.hes.verify) in one task, run by an action plugin on the
     controller (no module process per host) - one C(show running-config), the probes planned as
-    M(emailsec.hes.verify_hes_probes) plans them for O(vendor=asa) (the engine's witnesses and
+    M(emailsec.hes.verify_hes_probes) plans them for O(emailsec.hes.verify_hes_probes#module:vendor=asa) (the engine's witnesses and
     the boundary of every range to each mail server where mail enters, one flow per port of
     O(other_ports)), and one C(packet-tracer) per probe on the same session.
   - Returns what M(emailsec.hes.verify_hes_probes) returns, and sets the facts
@@ -58,6 +58,7 @@ attributes:
     description: Read-only on the device (C(packet-tracer) changes no configuration); runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show.
   platform:
     platforms: cisco.asa.asa
     support: full

@@ -21,15 +21,20 @@ import re
 import socket
 import time
 
-from ansible_collections.cisco.asa.plugins.terminal.asa import TerminalModule
-
-# cisco.asa's own patterns, so that a command fails here exactly when it fails over network_cli.
-ERROR_PATTERNS = TerminalModule.terminal_stderr_re
 PASSWORD_PROMPT = re.compile(rb"[\r\n]?[Pp]assword: $")
 ANY_PROMPT = re.compile(rb"(?:^|[\r\n])([\w+\-.:/\[\]]+)(?:\([^)\r\n]*\))?[>#] ?$")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 CHUNK = 65536
 LINE_MAX = 4096
+
+
+def error_patterns():
+    """cisco.asa's own patterns, so that a command fails here exactly when it fails over
+    network_cli (imported when first needed: cisco.asa is a dependency of the roles, not of
+    this file)."""
+    from ansible_collections.cisco.asa.plugins.terminal.asa import TerminalModule
+
+    return TerminalModule.terminal_stderr_re
 
 
 def _last_line(text):
@@ -53,7 +58,7 @@ class AsaShell(object):
     # ------------------------------------------------------------------ session
     def open(self, become=False, become_pass=None):
         """Read the login prompt, learn the hostname, ``enable`` when asked and disable paging."""
-        text = self._read_until(lambda buf: ANY_PROMPT.search(buf), "the login prompt")
+        text = self._read_until(ANY_PROMPT.search, "the login prompt")
         base = ANY_PROMPT.search(_last_line(text)).group(1)
         self.prompt_re = re.compile(rb"(?:^|[\r\n])(%s(?:\([^)\r\n]*\))?[>#]) ?$" % re.escape(base))
         self.prompt = self.prompt_re.search(_last_line(text)).group(1)
@@ -96,9 +101,9 @@ class AsaShell(object):
             self.channel.sendall(command.encode("utf-8") + b"\r")
         except (OSError, EOFError) as exc:
             raise AsaCliError("the session closed while sending %r: %s" % (command, exc))
-        text = self._read_until(lambda buf: self.prompt_re.search(buf), command)
+        text = self._read_until(self.prompt_re.search, command)
         self.prompt = self.prompt_re.search(_last_line(text)).group(1)
-        for pattern in ERROR_PATTERNS:
+        for pattern in error_patterns():
             if pattern.search(text):
                 raise AsaCliError(self._sanitize(text, command) or "%r was refused" % command)
         return self._sanitize(text, command)

@@ -10,7 +10,8 @@ import json
 import os
 import re
 
-from asa_helpers import (  # noqa: F401 (lab is a fixture)
+# lab is a pytest fixture, imported to be requested by name.
+from asa_helpers import (  # noqa: F401 pylint: disable=unused-import
     HARDEN,
     PLAN_TASK,
     PLAYBOOKS,

@@ -9,7 +9,8 @@ import json
 import os
 
 import pytest
-from asa_helpers import (  # noqa: F401 (lab is a fixture)
+# lab is a pytest fixture, imported to be requested by name.
+from asa_helpers import (  # noqa: F401 pylint: disable=unused-import
     ELSEWHERE,
     HARDEN,
     IN_RANGE,

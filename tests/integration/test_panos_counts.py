@@ -5,7 +5,8 @@ that a later change cannot add a round trip, a handshake or a write without fail
 import os
 
 from hes_lab.panos.log import read_log
-from test_panos_role import PLAYBOOKS, lab, playbook  # noqa: F401 (lab is a fixture)
+# lab is a pytest fixture, imported to be requested by name.
+from test_panos_role import PLAYBOOKS, lab, playbook  # noqa: F401 pylint: disable=unused-import
 
 VERIFY = os.path.join(PLAYBOOKS, "verify.yml")
 GET = [("config", "get")]

@@ -379,11 +379,11 @@ def test_requests_may_share_one_tls_connection_and_the_log_numbers_connections(l
     before = len(read_log(lab.log))
     connection = http.client.HTTPSConnection("127.0.0.1", lab.port, context=tls.client_context(), timeout=30)
     try:
-        for _ in range(3):
+        for attempt in range(3):
             connection.request("POST", "/api/", body=urlencode({"type": "version", "key": api.key}),
                                headers={"Content-Type": "application/x-www-form-urlencoded"})
             answer = connection.getresponse()
-            assert answer.status == 200 and b"<sw-version>" in answer.read()
+            assert answer.status == 200 and b"<sw-version>" in answer.read(), attempt
     finally:
         connection.close()
     api(type="version")

@@ -221,7 +221,7 @@ class Run(object):
 
 
 def argument_spec():
-    """The module's options (the action plugin adds its own)."""
+    """The options of emailsec.hes.panos_hes_smtp, module and action plugin alike."""
     spec = client.provider_argument_spec()
     spec.update(RANGE_GUARD_ARGUMENT_SPEC)
     spec.update(
@@ -237,6 +237,7 @@ def argument_spec():
         mail_zones={"type": "list", "elements": "str", "default": []},
         deny_after_rule={"type": "bool", "default": False},
         expected_requests={"type": "list", "elements": "dict"},
+        backup_dir={"type": "path"},
     )
     return spec
 
