@@ -9,8 +9,8 @@ For each fleet size N (default 1, 10, 50, 200; `--sizes`), on a fresh fleet each
     hes-seed       playbooks/harden_asa.yml (twice) and playbooks/verify.yml on N ASAs booted from
                    hes_lab.bench_asa_role.SEED, over network_cli (the default)
     hes-ssh        the same with hes_asa_transport=ssh (the in-task SSH connection emailsec.hes.asa_cli)
-    before         the same runs with the asa and verify roles as they were before the one-task
-                   rewrite (commit hes_lab.bench_asa_role.BEFORE_COMMIT, taken from git)
+    before         the same runs with the collection as it was before the one-task rewrite
+                   (commit hes_lab.bench_asa_role.BEFORE_COMMIT, taken from git)
     baseline       hes_lab.bench_asa_role.RESOURCE_PLAY (asa_ogs replaced + asa_acls replaced +
                    write memory) on the same seed
 
@@ -234,21 +234,22 @@ def seed_profiles(workdir):
 
 
 def seed_runs(scenario, workdir):
-    """(label, playbook, extra arguments) of an ASA scenario on the seed fleet, in order."""
-    harden = os.path.join(PLAYBOOKS, "harden_asa.yml")
-    verify = os.path.join(PLAYBOOKS, "verify.yml")
-    extra = []
+    """(label, playbook, extra arguments, extra environment) of an ASA scenario on the seed
+    fleet, in order; None when the scenario cannot run here."""
+    playbooks, extra, env = PLAYBOOKS, [], {}
     if scenario == "baseline":
         play = write_play(workdir, "baseline.yml", bench_asa_role.RESOURCE_PLAY)
-        return [("harden", play, []), ("harden-rerun", play, [])]
+        return [("harden", play, [], {}), ("harden-rerun", play, [], {})]
     if scenario == "before":
-        playbooks = bench_asa_role.before_playbooks(workdir)
-        if playbooks is None:
+        found = bench_asa_role.before_collection(workdir)
+        if found is None:
             return None
-        harden, verify = playbooks
+        env = {"ANSIBLE_COLLECTIONS_PATH": found[0]}
+        playbooks = found[1]
     elif scenario == "hes-ssh":
         extra = ["-e", "hes_asa_transport=ssh"]
-    return [("harden", harden, extra), ("harden-rerun", harden, extra), ("verify", verify, extra)]
+    harden, verify = os.path.join(playbooks, "harden_asa.yml"), os.path.join(playbooks, "verify.yml")
+    return [("harden", harden, extra, env), ("harden-rerun", harden, extra, env), ("verify", verify, extra, env)]
 
 
 def write_play(workdir, name, text):
@@ -310,9 +311,9 @@ def run_size(size, args, workdir, say):
                 continue
             state, info = fleet_up(size, 0, profiles=seed_profiles(workdir))
             try:
-                for label, playbook, extra_args in runs:
+                for label, playbook, extra_args, extra_env in runs:
                     record(scenario, measure(label, playbook, state, [state["inventory"]], forks,
-                                             extra_args=extra_args), info)
+                                             extra_env=extra_env, extra_args=extra_args), info)
             finally:
                 fleet.down(state_dir)
     return rows
@@ -391,7 +392,7 @@ def markdown(rows, meta):
     lines += ["", "Scenarios: hes-linear / hes-free = playbooks/harden.yml and verify.yml on the demo's varied fleet "
               "(strategy linear / free); on ASAs booted from the seed config of hes_lab.bench_asa_role: "
               "hes-seed = playbooks/harden_asa.yml and verify.yml over network_cli, hes-ssh = the same with "
-              "hes_asa_transport=ssh, before = the asa and verify roles of commit %s, baseline = the cisco.asa "
+              "hes_asa_transport=ssh, before = the collection as of commit %s, baseline = the cisco.asa "
               "resource-module playbook. Config = configure terminal, configuration lines and write memory (ASA); "
               "set/edit/delete/multi-config and commit (PAN-OS). CPU is the whole process tree's, the "
               "persistent-connection daemons included (stopped and reaped at the end of each run)."
@@ -525,7 +526,7 @@ def profile_asa(args, workdir, say):
         state = fleet.up(size, 0, state_dir, profiles=seed_profiles(workdir))
         emulators = [d["pid"] for d in state["devices"]]
         try:
-            for label, playbook, extra_args in runs:
+            for label, playbook, extra_args, extra_env in runs:
                 if label == "harden-rerun":
                     continue
                 stop_leftovers(emulators)
@@ -540,8 +541,8 @@ def profile_asa(args, workdir, say):
 
                 status, _output = run_playbook(playbook, [state["inventory"]], ["--forks", str(forks)] + extra_args,
                                                log_path=log_path, on_start=remember,
-                                               env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
-                                                    "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "40"})
+                                               env=dict(extra_env, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+                                                        PROFILE_TASKS_TASK_OUTPUT_LIMIT="40"))
                 wall = time.monotonic() - started
                 stop_leftovers(emulators)
                 counter.stop_event.set()

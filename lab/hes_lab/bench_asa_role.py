@@ -103,55 +103,26 @@ RESOURCE_PLAY = """---
 """ % json.dumps([_mask(r) for r in RANGES])
 
 
-# The asa and verify roles before the one-task rewrite (issue 16): read, plan, report, fail,
-# backup (two tasks delegated to localhost), push, publish; verify's read, plan, trace and
-# set_fact. The benchmark's "before" scenario runs them from git, beside today's roles.
+# The collection before the one-task rewrite (issue 16): the asa role's read, plan, report, fail,
+# backup (two tasks delegated to localhost), push and publish tasks; the verify role's read,
+# plan, trace and set_fact. The benchmark's "before" scenario runs that commit's whole collection
+# (roles, plugins, playbooks) from git, beside today's.
 BEFORE_COMMIT = "7756c76dda408eea8c54ee3e9b5c74052e18be76"
-BEFORE_HARDEN_PLAY = """---
-- name: Harden with emailsec.hes.asa as of %s
-  hosts: asa
-  gather_facts: false
-  roles:
-    - role: asa_before
-""" % BEFORE_COMMIT[:7]
-BEFORE_VERIFY_PLAY = """---
-- name: Verify with emailsec.hes.verify as of %s
-  hosts: asa
-  gather_facts: false
-  roles:
-    - role: verify_before
-
-- name: Fleet summary (hosts x checks)
-  hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Aggregate the per-host reports into fleet-summary.md
-      emailsec.hes.verify_hes_fleet:
-        report_dir: "{{ hostvars[groups['asa'][0]].hes_verify_report_dir }}"
-""" % BEFORE_COMMIT[:7]
 
 
-def before_playbooks(workdir):
-    """(harden, verify) playbooks running the roles of BEFORE_COMMIT, extracted from git into
-    WORKDIR/before/roles/{asa_before,verify_before}; None when git or the commit is missing."""
-    folder = os.path.join(workdir, "before")
-    roles = os.path.join(folder, "roles")
-    if not os.path.isdir(roles):
-        os.makedirs(roles)
-        archive = subprocess.run(["git", "-C", REPO_ROOT, "archive", BEFORE_COMMIT, "roles/asa", "roles/verify"],
+def before_collection(workdir):
+    """(collections path, playbooks directory) of BEFORE_COMMIT's collection, extracted from git
+    into WORKDIR/before/ansible_collections/emailsec/hes; None when git or the commit is missing."""
+    root = os.path.join(workdir, "before")
+    tree = os.path.join(root, "ansible_collections", "emailsec", "hes")
+    if not os.path.isdir(tree):
+        archive = subprocess.run(["git", "-C", REPO_ROOT, "archive", BEFORE_COMMIT, "--", ".", ":!lab"],
                                  capture_output=True, check=False)
         if archive.returncode != 0:
             return None
-        subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
-        for name in ("asa", "verify"):
-            os.rename(os.path.join(roles, name), os.path.join(roles, name + "_before"))
-    paths = []
-    for name, text in (("harden_asa.yml", BEFORE_HARDEN_PLAY), ("verify.yml", BEFORE_VERIFY_PLAY)):
-        path = os.path.join(folder, name)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        paths.append(path)
-    return tuple(paths)
+        os.makedirs(tree)
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    return root, os.path.join(tree, "playbooks")
 
 
 class Fleet:
