@@ -118,6 +118,12 @@ def task_results(report, task_name):
     return {}
 
 
+def host_results(report, host):
+    """Every task result of HOST, for an assertion message."""
+    return [(task["task"]["name"], task["hosts"][host]) for play in report["plays"] for task in play["tasks"]
+            if host in task["hosts"]]
+
+
 def failure_messages(report):
     messages = {}
     for play in report["plays"]:

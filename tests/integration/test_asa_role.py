@@ -18,6 +18,7 @@ from asa_helpers import (  # noqa: F401 pylint: disable=unused-import
     PLAN_TASK,
     ROLLBACK,
     failure_messages,
+    host_results,
     golden_config,
     inventory,
     lab,
@@ -146,6 +147,7 @@ def test_faults_mid_push_leave_smtp_open_and_next_run_converges(lab, tmp_path, t
     assert rc != 0
     messages = failure_messages(report)
     for device in devices:
+        assert device.name in messages, host_results(report, device.name)
         assert "the push to %s failed" % device.name in messages[device.name]
         assert "Re-run the role to converge" in messages[device.name]
         assert "write mem" not in device.config_sent()
