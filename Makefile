@@ -112,7 +112,8 @@ molecule: setup
 demo: setup
 	$(PY) -m hes_lab.demo
 
-# N=200 takes well over an hour on 2 cores: `make bench BENCH_ARGS="--sizes 1,10,50,200"`.
+# N=1,10,50 with every scenario takes about 12 minutes here, N=200 (four ASA scenarios) about 25:
+# `make bench BENCH_ARGS="--sizes 1,10,50,200"`.
 BENCH_ARGS ?= --sizes 1,10
 
 bench: setup

@@ -644,7 +644,8 @@ def device_timings(devices, started_wall):
             if device["kind"] != kind or not os.path.exists(device["log"]):
                 continue
             records = read_asa_log(device["log"]) if kind == "asa" else read_panos_log(device["log"])
-            stamps = sorted(r["ts"] for r in records)
+            # The log also holds the runs before this one on the same fleet (harden before verify).
+            stamps = sorted(r["ts"] for r in records if r["ts"] >= started_wall)
             if not stamps:
                 continue
             gaps = [b - a for a, b in zip(stamps, stamps[1:])]

@@ -2,17 +2,19 @@
 
 For each vendor the lab is booted from a hardened configuration and the verify playbook is run
 with the json callback; the figure is the number of probes divided by the duration of the task
-that asks the device (ASA: the one ``asa_command`` task sending every ``packet-tracer`` over one
-SSH session; PAN-OS: the ``panos_hes_policy_match`` task, one API request per probe; nftables:
+that asks the device (ASA: the one ``verify_hes_asa`` task, which reads the configuration and sends
+every ``packet-tracer`` over one SSH session; PAN-OS: the one ``verify_hes_panos`` task, which
+reads the running configuration and sends one API request per probe over one TLS connection; nftables:
 the report task, where the policy engine decides every probe on the controller, on the model of
 ``nft -j list ruleset``). The whole
 run's wall time is printed too. Prints figures; asserts nothing.
 
-ASA throughput is bound by network_cli, which waits ``persistent_buffer_read_timeout`` (0.1 s by
-default) after each prompt before it believes the output is complete; set
-``ANSIBLE_PERSISTENT_BUFFER_READ_TIMEOUT`` to see its effect.
+ASA throughput over network_cli is bound by its wait of ``persistent_buffer_read_timeout`` (0.1 s
+by default) after each prompt before it believes the output is complete; set
+``ANSIBLE_PERSISTENT_BUFFER_READ_TIMEOUT`` to see its effect, or ``--asa-transport ssh`` for the
+in-task session, which stops at the device's prompt.
 
-    .venv/bin/python -m hes_lab.bench_verify [--vendor asa|panos|nftables ...] [--complement N]
+    .venv/bin/python -m hes_lab.bench_verify [--vendor asa|panos|nftables ...] [--asa-transport ssh]
 """
 import argparse
 import datetime
@@ -35,7 +37,7 @@ RANGES = ["18.208.22.64/26", "150.70.149.0/27"]
 PAN_USER, PAN_PASSWORD = "bench", "Bench-Pw-0c1d2e3f"
 PROBE_TASKS = {
     "asa": "Read the configuration, plan the probes with the engine and trace them with packet-tracer",
-    "panos": "Ask test security-policy-match about every probe (committed policy)",
+    "panos": "Read the running policy, plan the probes with the engine and ask test security-policy-match",
     "nftables": "Judge the answers, run the configuration checks and write the reports",
 }
 
@@ -98,11 +100,12 @@ def figures(vendor, output, wall, rc, report_dir):
              ", ".join("%s %s" % (r["host"], r["status"]) for r in reports), rc))
 
 
-def emulated_host(vendor):
+def emulated_host(vendor, asa_transport):
     """Boot the hardened lab configuration of ``vendor``: (inventory host vars, process)."""
     if vendor == "asa":
         proc, port = start("asa", "--config", os.path.join(CONFIGS, "asa-hardened.cfg"), "--port", 0)
-        return {"ansible_connection": "ansible.netcommon.network_cli", "ansible_network_os": "cisco.asa.asa",
+        return {"hes_asa_transport": asa_transport,
+                "ansible_connection": "ansible.netcommon.network_cli", "ansible_network_os": "cisco.asa.asa",
                 "ansible_host": "127.0.0.1", "ansible_port": port, "ansible_user": "admin",
                 "ansible_password": "admin", "ansible_become": True,
                 "ansible_become_method": "ansible.netcommon.enable", "ansible_become_password": "enablepw",
@@ -114,12 +117,11 @@ def emulated_host(vendor):
                                    "password": PAN_PASSWORD, "ca_path": tls.ca_file()}}, proc
 
 
-def one_emulated(vendor, complement):
+def one_emulated(vendor, asa_transport):
     with tempfile.TemporaryDirectory(prefix="hes-bench-verify-") as tmp:
         report_dir = os.path.join(tmp, "reports")
-        extra = {"hes_ranges": RANGES, "hes_verify_report_dir": report_dir,
-                 "hes_verify_complement_samples": complement, "hes_verify_report_only": True}
-        host, proc = emulated_host(vendor)
+        extra = {"hes_ranges": RANGES, "hes_verify_report_dir": report_dir, "hes_verify_report_only": True}
+        host, proc = emulated_host(vendor, asa_transport)
         try:
             inventory = os.path.join(tmp, "inventory.json")
             with open(inventory, "w") as handle:
@@ -130,7 +132,7 @@ def one_emulated(vendor, complement):
             stop(proc)
 
 
-def one_netns(complement):
+def one_netns():
     if os.geteuid() != 0:
         print("nftables  skipped: the namespace lab needs root")
         return
@@ -148,7 +150,7 @@ def one_netns(complement):
                 print("nftables  hardening failed, no figure: %s" % harden.stdout[-500:])
                 return
             # The lab's nftables role restricts TCP/25 only: the other ports stay open.
-            extra = {"hes_verify_report_dir": report_dir, "hes_verify_complement_samples": complement,
+            extra = {"hes_verify_report_dir": report_dir,
                      "hes_verify_mail_servers": "{{ [hes_lab_target] }}", "hes_verify_report_only": True,
                      "hes_verify_other_ports": dict((str(p), "allow") for p in (587, 465, 2525, 22, 80, 443))}
             output, wall, rc = run_verify(lab.inventory_path, extra)
@@ -161,13 +163,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vendor", action="append", choices=sorted(PROBE_TASKS),
                         help="vendor to measure (repeatable; default all)")
-    parser.add_argument("--complement", type=int, default=32, help="complement samples per family (default 32)")
+    parser.add_argument("--asa-transport", choices=("network_cli", "ssh"), default="network_cli",
+                        help="hes_asa_transport of the ASA (default network_cli)")
     args = parser.parse_args(argv)
     for vendor in args.vendor or ["asa", "panos", "nftables"]:
         if vendor == "nftables":
-            one_netns(args.complement)
+            one_netns()
         else:
-            one_emulated(vendor, args.complement)
+            one_emulated(vendor, args.asa_transport)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ seealso:
 EXAMPLES = r"""
 - name: Fleet summary
   emailsec.hes.verify_hes_fleet:
-    report_dir: "{{ playbook_dir }}/reports"
+    report_dir: "{{ lookup('emailsec.hes.state_dir') }}/reports"
 """
 
 RETURN = r"""
