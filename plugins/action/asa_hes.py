@@ -23,13 +23,14 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import device_identity, parse_running_config
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import AsaPlanError, plan_rollback
 from ansible_collections.emailsec.hes.plugins.module_utils.hes_backup import BackupError
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, guard_ranges
 from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import (
     PLAN_OPTIONS,
     device_cli,
     findings_report,
     hardening_plan,
     plan_diff,
+    ranges_given,
     release,
 )
 from ansible_collections.emailsec.hes.plugins.plugin_utils.backups import read_backup, write_backup
@@ -57,6 +58,10 @@ class ActionModule(ActionBase):
         host = task_vars["inventory_hostname"]
         cli = device_cli(self._connection, NAME)
         try:
+            if args["state"] == "hardened":
+                # Before the device is contacted: the list is checked whoever built it.
+                args["ranges"] = guard_ranges(ranges_given(args), "ranges", max_prefix=args["max_prefix"],
+                                              allow_reserved=args["allow_reserved"], aggregate=False)
             try:
                 text = cli.get(command="show running-config")
             except DEVICE_ERRORS as exc:
@@ -97,7 +102,7 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg=(
                     "%s: the push to %s failed: %s. The commands are ordered make-before-break, so SMTP "
                     "from the ranges stays permitted; the device may hold part of the change (nothing was "
-                    "saved). Re-run the role to converge, or restore %s with playbooks/rollback_asa.yml."
+                    "saved). Re-run the role to converge, or restore %s with the playbook emailsec.hes.rollback_asa."
                     % (NAME, host, failure, outcome["backup"])))
                 return result
             outcome["saved"] = result["saved"] = args["save"]

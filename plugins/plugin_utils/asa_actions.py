@@ -43,13 +43,18 @@ PLAN_OPTIONS = dict(
 ASA_CLI = "emailsec.hes.asa_cli"
 
 
+def ranges_given(args):
+    """The ranges option, required when hardening (the rollback takes none)."""
+    if args["ranges"] is None:
+        raise AsaPlanError("ranges is required")
+    return args["ranges"]
+
+
 def hardening_plan(config, args):
     """The plan for a parsed configuration and the planning options (PLAN_OPTIONS); the ranges
     pass the lookup's guards again first (defence in depth: whatever reached the action).
     Raises AsaPlanError or RangeError."""
-    if args["ranges"] is None:
-        raise AsaPlanError("ranges is required")
-    ranges = guard_ranges(args["ranges"], "ranges", max_prefix=args["max_prefix"],
+    ranges = guard_ranges(ranges_given(args), "ranges", max_prefix=args["max_prefix"],
                           allow_reserved=args["allow_reserved"], aggregate=False)
     return plan_hardening(
         config, ranges, group_name=args["group_name"], interfaces=args["interfaces"],

@@ -25,4 +25,4 @@ def test_lookup_in_playbook():
 def test_module_given_ranges_directly_runs_the_same_guard():
     result = run_playbook("module_guard.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "failed=0" in result.stdout and "ignored=3" in result.stdout, result.stdout
+    assert "failed=0" in result.stdout and "ignored=4" in result.stdout, result.stdout

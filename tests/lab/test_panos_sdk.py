@@ -373,8 +373,9 @@ def test_dropped_connection(port):
     fw.refresh_system_info()
     client.set_faults(port, drop_after=1)
     assert fw.pending_changes() is False
-    # http.client.RemoteDisconnected (a ConnectionResetError), not a pan-os-python error
-    with pytest.raises(ConnectionError):
+    # The client resends a read once on a fresh connection, which the emulator drops too; the
+    # transport reports it in pan-python's words, as PanURLError (describe_error reads those).
+    with pytest.raises(errors.PanURLError, match="Remote end closed connection without response"):
         fw.pending_changes()
     client.set_faults(port, drop_after=None)
     assert fw.pending_changes() is False
