@@ -20,10 +20,7 @@ from ansible_collections.emailsec.hes.plugins.plugin_utils.asa_actions import de
 
 
 ARGUMENT_SPEC = dict(
-    ranges=dict(type="list", elements="str", required=True),
-    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
-    mail_servers=dict(type="list", elements="str", default=[]),
-    other_ports=dict(type="dict"),
+    hv.PROBE_ARGUMENT_SPEC,
     interfaces=dict(type="list", elements="str", default=["outside"]),
     packet_tracer_xml=dict(type="bool", default=False),
 )

@@ -23,13 +23,8 @@ NAME = "emailsec.hes.verify_hes_panos"
 
 def argument_spec():
     spec = client.provider_argument_spec()
-    spec.update(
-        ranges=dict(type="list", elements="str", required=True),
-        group_name=dict(type="str", default="TM_HES_IP_RANGE"),
-        mail_servers=dict(type="list", elements="str", default=[]),
-        other_ports=dict(type="dict"),
-        zones=dict(type="dict", default={}),
-    )
+    spec.update(hv.PROBE_ARGUMENT_SPEC)
+    spec.update(zones=dict(type="dict", default={}))
     return spec
 
 

@@ -14,12 +14,9 @@ from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as 
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
 ARGUMENT_SPEC = dict(
+    hv.PROBE_ARGUMENT_SPEC,
     vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),
     config=dict(type="raw", required=True),
-    ranges=dict(type="list", elements="str", required=True),
-    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
-    mail_servers=dict(type="list", elements="str", default=[]),
-    other_ports=dict(type="dict"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     packet_tracer_xml=dict(type="bool", default=False),

@@ -45,6 +45,14 @@ VENDORS = ("asa", "panos", "nftables")
 # Judged on the host itself by their own modules (pfsense_hes_verify, postfix_hes_verify): the
 # report arrives whole; only its planned form (check mode) is built here.
 ON_HOST_VENDORS = ("pfsense", "postfix")
+
+# The options of every module that plans probes (doc fragment emailsec.hes.verify_probes).
+PROBE_ARGUMENT_SPEC = dict(
+    ranges=dict(type="list", elements="str", required=True),
+    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
+    mail_servers=dict(type="list", elements="str", default=[]),
+    other_ports=dict(type="dict"),
+)
 CHECK_IDS = ("group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports")
 CHECK_TITLES = {
     "group_members": "group holds exactly the ranges",

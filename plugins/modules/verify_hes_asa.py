@@ -23,26 +23,9 @@ description:
     C(packet-tracer) output per probe, in order) for M(emailsec.hes.verify_hes_report).
   - Talks over the task's connection - C(ansible.netcommon.network_cli) (C(ansible_network_os)
     C(cisco.asa.asa)) or the collection's connection C(emailsec.hes.asa_cli).
+extends_documentation_fragment:
+  - emailsec.hes.verify_probes
 options:
-  ranges:
-    description: The allowed ranges (CIDRs), usually from the C(emailsec.hes.ranges) lookup.
-    type: list
-    elements: str
-    required: true
-  group_name:
-    description: Name of the object group holding the ranges.
-    type: str
-    default: TM_HES_IP_RANGE
-  mail_servers:
-    description: Mail server addresses; empty means discover them in the configuration.
-    type: list
-    elements: str
-    default: []
-  other_ports:
-    description:
-      - Other TCP ports probed from inside the ranges, each with the verdict expected
-        (V(allow) or V(deny)). Unset means 587, 465, 2525, 22, 80 and 443, all V(deny).
-    type: dict
   interfaces:
     description: Interfaces (nameif) where mail enters; every probe is traced on each.
     type: list

@@ -25,27 +25,9 @@ description:
     results) for M(emailsec.hes.verify_hes_report).
   - Read-only; never reports a change.
 extends_documentation_fragment:
+  - emailsec.hes.verify_probes
   - emailsec.hes.panos
 options:
-  ranges:
-    description: The allowed ranges (CIDRs), usually from the C(emailsec.hes.ranges) lookup.
-    type: list
-    elements: str
-    required: true
-  group_name:
-    description: Name of the address group holding the ranges.
-    type: str
-    default: TM_HES_IP_RANGE
-  mail_servers:
-    description: Mail server addresses; empty means discover them in the configuration.
-    type: list
-    elements: str
-    default: []
-  other_ports:
-    description:
-      - Other TCP ports probed from inside the ranges, each with the verdict expected
-        (V(allow) or V(deny)). Unset means 587, 465, 2525, 22, 80 and 443, all V(deny).
-    type: dict
   zones:
     description: C(from) (default V(untrust)) and C(to) (default the zones of the SMTP rules).
     type: dict

@@ -30,6 +30,8 @@ description:
   - Returns the probes and, for ASA, one C(packet-tracer) command per probe (to send in one
     C(cisco.asa.asa_command) task), for PAN-OS the probe dicts of
     M(emailsec.hes.panos_hes_policy_match).
+extends_documentation_fragment:
+  - emailsec.hes.verify_probes
 options:
   vendor:
     description: The device family.
@@ -43,25 +45,6 @@ options:
         nftables - the output of C(nft -j list ruleset).
     type: raw
     required: true
-  ranges:
-    description: The allowed ranges (CIDRs), usually from the C(emailsec.hes.ranges) lookup.
-    type: list
-    elements: str
-    required: true
-  group_name:
-    description: Name of the object/address group holding the ranges.
-    type: str
-    default: TM_HES_IP_RANGE
-  mail_servers:
-    description: Mail server addresses; empty means discover them in O(config).
-    type: list
-    elements: str
-    default: []
-  other_ports:
-    description:
-      - Other TCP ports probed from inside the ranges, each with the verdict expected
-        (V(allow) or V(deny)). Unset means 587, 465, 2525, 22, 80 and 443, all V(deny).
-    type: dict
   interfaces:
     description: ASA interfaces (nameif) where mail enters; every probe is traced on each.
     type: list
