@@ -53,7 +53,6 @@ class AsaShell(object):
         self.command_timeout = command_timeout
         self.prompt_re = None
         self.prompt = b""
-        self.history = []
 
     # ------------------------------------------------------------------ session
     def open(self, become=False, become_pass=None):
@@ -96,7 +95,6 @@ class AsaShell(object):
         device's error text."""
         if "\n" in command or "\r" in command:
             raise AsaCliError("command %r spans lines" % command)
-        self.history.append(command)
         try:
             self.channel.sendall(command.encode("utf-8") + b"\r")
         except (OSError, EOFError) as exc:
