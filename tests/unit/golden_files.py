@@ -29,3 +29,22 @@ def assert_golden(folder, name, actual):
     mismatch = golden_mismatch(folder, name, actual)
     if mismatch:
         pytest.fail(mismatch)
+
+
+def assert_goldens(folder, outputs):
+    """Every ``(name, actual)`` of OUTPUTS against its NAME.ref; one failure listing every diff."""
+    mismatches = [m for m in (golden_mismatch(folder, name, actual) for name, actual in outputs) if m]
+    if mismatches:
+        pytest.fail("\n".join(mismatches))
+
+
+def assert_stated_outcome(case, expect, result):
+    """A plan case's stated outcome: ``refused`` (the plan has errors) or ``hardened`` (no error,
+    and the gate passed with no verdict change but TCP/25's)."""
+    assert expect in ("hardened", "refused")
+    if expect == "refused":
+        assert result["errors"], "%s: expected a refusal, got a plan that passes the gate" % case
+    else:
+        assert not result["errors"], result["errors"]
+        assert result["gate"]["ok"]
+        assert result["gate"]["differential"].endswith("other flows: none")

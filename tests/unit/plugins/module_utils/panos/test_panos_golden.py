@@ -13,7 +13,7 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-from ansible_collections.emailsec.hes.tests.unit.golden_files import golden_mismatch
+from ansible_collections.emailsec.hes.tests.unit.golden_files import assert_goldens
 
 from ansible_collections.emailsec.hes.plugins.module_utils.panos import plan as pp
 from ansible_collections.emailsec.hes.plugins.module_utils.panos.model import build_policy
@@ -48,13 +48,10 @@ def test_golden(case):
     folder, config, spec, plan = plan_case(case)
     report = {"requests": plan["requests"], "errors": plan["errors"], "gate": plan["gate"],
               "findings": plan["findings"], "warnings": plan["warnings"]}
-    mismatches = [
-        golden_mismatch(folder, "expected.commands", "".join(c + "\n" for c in plan["commands"])),
-        golden_mismatch(folder, "expected.plan", json.dumps(report, indent=2, sort_keys=True) + "\n"),
-    ]
-    mismatches = [m for m in mismatches if m]
-    if mismatches:
-        pytest.fail("\n".join(mismatches))
+    assert_goldens(folder, [
+        ("expected.commands", "".join(c + "\n" for c in plan["commands"])),
+        ("expected.plan", json.dumps(report, indent=2, sort_keys=True) + "\n"),
+    ])
 
 
 @pytest.mark.parametrize("case", CASES)
