@@ -13,17 +13,14 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.emailsec.hes.plugins.module_utils import hes_verify as hv
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
-ARGUMENT_SPEC = dict(
-    hv.PROBE_ARGUMENT_SPEC,
+ARGUMENT_SPEC = dict(hv.PROBE_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(hv.NFTABLES_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(
     vendor=dict(type="str", required=True, choices=list(hv.VENDORS)),
     config=dict(type="raw", required=True),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
     packet_tracer_xml=dict(type="bool", default=False),
-    hook=dict(type="str", default="input", choices=["input", "forward"]),
-    inbound_interface=dict(type="str"),
-    outbound_interface=dict(type="str"),
-    internal_sources=dict(type="list", elements="str", default=[]),
 )
 
 

@@ -20,23 +20,17 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_backup import saf
 from ansible_collections.emailsec.hes.plugins.plugin_utils.files import check_path, private_directory, write_private
 from ansible_collections.emailsec.hes.plugins.module_utils.nftables.parse import NftablesError
 
-ARGUMENT_SPEC = dict(
+ARGUMENT_SPEC = dict(hv.PROBE_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(hv.NFTABLES_ARGUMENT_SPEC)
+ARGUMENT_SPEC.update(
     vendor=dict(type="str", required=True, choices=list(hv.VENDORS + hv.ON_HOST_VENDORS)),
     host=dict(type="str", required=True),
     config=dict(type="raw"),
     answers=dict(type="list", elements="raw", default=[]),
     probes=dict(type="list", elements="dict", default=[]),
-    ranges=dict(type="list", elements="str", required=True),
-    group_name=dict(type="str", default="TM_HES_IP_RANGE"),
-    mail_servers=dict(type="list", elements="str", default=[]),
     mail_servers_discovered=dict(type="bool", default=False),
-    other_ports=dict(type="dict"),
     interfaces=dict(type="list", elements="str", default=["outside"]),
     zones=dict(type="dict", default={}),
-    hook=dict(type="str", default="input", choices=["input", "forward"]),
-    inbound_interface=dict(type="str"),
-    outbound_interface=dict(type="str"),
-    internal_sources=dict(type="list", elements="str", default=[]),
     report_dir=dict(type="path"),
     planned=dict(type="dict"),
     report=dict(type="dict"),

@@ -53,6 +53,13 @@ PROBE_ARGUMENT_SPEC = dict(
     mail_servers=dict(type="list", elements="str", default=[]),
     other_ports=dict(type="dict"),
 )
+# Where mail enters an nftables host (doc fragment emailsec.hes.verify_nftables).
+NFTABLES_ARGUMENT_SPEC = dict(
+    hook=dict(type="str", default="input", choices=["input", "forward"]),
+    inbound_interface=dict(type="str"),
+    outbound_interface=dict(type="str"),
+    internal_sources=dict(type="list", elements="str", default=[]),
+)
 CHECK_IDS = ("group_members", "smtp_rule", "no_broader_permit", "probes_smtp", "probes_other_ports")
 CHECK_TITLES = {
     "group_members": "group holds exactly the ranges",

@@ -31,6 +31,7 @@ description:
     C(cisco.asa.asa_command) task), for PAN-OS the probe dicts of
     M(emailsec.hes.panos_hes_policy_match).
 extends_documentation_fragment:
+  - emailsec.hes.verify_nftables
   - emailsec.hes.verify_probes
 options:
   vendor:
@@ -60,26 +61,6 @@ options:
     description: Ask ASA C(packet-tracer) for its xml form instead of text.
     type: bool
     default: false
-  hook:
-    description: nftables hook where mail enters (V(input) for the mail host, V(forward) for a router).
-    type: str
-    default: input
-    choices: [input, forward]
-  inbound_interface:
-    description:
-      - nftables - the interface mail arrives on; rules that match an interface name are then
-        decided, instead of counting as uncertain.
-    type: str
-  outbound_interface:
-    description: nftables, V(forward) hook - the interface mail leaves by, likewise.
-    type: str
-  internal_sources:
-    description:
-      - nftables - internal relays that may reach the mail servers besides the ranges (the
-        role's C(hes_nftables_internal_sources)); not reported as leaks.
-    type: list
-    elements: str
-    default: []
 notes:
   - Never changes anything; supports check mode.
 seealso:

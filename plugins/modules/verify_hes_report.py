@@ -31,6 +31,8 @@ description:
   - pfSense and Postfix are judged on the host by M(emailsec.hes.pfsense_hes_verify) and
     M(emailsec.hes.postfix_hes_verify); their report is given in O(report) and written here like
     the others (one file naming scheme, mode 0600 in a 0700 directory).
+extends_documentation_fragment:
+  - emailsec.hes.verify_nftables
 options:
   vendor:
     description: The device family.
@@ -88,26 +90,6 @@ options:
     description: PAN-OS zones (C(from), C(to)).
     type: dict
     default: {}
-  hook:
-    description: nftables hook where the evaluator decides (V(input) for the mail host, V(forward) for a router).
-    type: str
-    default: input
-    choices: [input, forward]
-  inbound_interface:
-    description:
-      - nftables - the interface mail arrives on; rules that match an interface name are then
-        decided, instead of counting as uncertain.
-    type: str
-  outbound_interface:
-    description: nftables, V(forward) hook - the interface mail leaves by, likewise.
-    type: str
-  internal_sources:
-    description:
-      - nftables - internal relays that may reach the mail servers besides the ranges (the
-        role's C(hes_nftables_internal_sources)); not reported as leaks.
-    type: list
-    elements: str
-    default: []
   planned:
     description:
       - In check mode after a hardening role, that role's C(hes_result) - the planned configuration
