@@ -158,22 +158,28 @@ def _doubtful_any(families):
     return {"min": no_addresses(), "max": sets}
 
 
-def group_addresses(name, config, doubt, seen, memo=None):
-    """A network object-group's addresses ``{"min", "max"}``, or None (with a doubt) when it is
-    not defined. ``memo`` (a dict shared while one configuration is modelled) keeps each group's
-    answer, so that a group used by many entries is resolved once."""
-    if memo is not None and ("group", name) in memo:
-        result, reasons = memo[("group", name)]
+def _memoised(kind, resolve, name, config, doubt, seen, memo):
+    """``resolve(name, config, doubt, seen, memo)`` once per (kind, name) and ``memo`` (a dict
+    shared while one configuration is modelled), its doubts replayed on each later use. A group
+    found inside itself is not remembered: that answer depends on where the walk entered it."""
+    if memo is not None and (kind, name) in memo:
+        result, reasons = memo[(kind, name)]
         for reason in reasons:
             doubt.add(reason)
         return result
     mine = Doubt()
-    result = _group_addresses(name, config, mine, seen, memo)
+    result = resolve(name, config, mine, seen, memo)
     for reason in mine.reasons:
         doubt.add(reason)
     if memo is not None and not any("contains itself" in r for r in mine.reasons):
-        memo[("group", name)] = (result, list(mine.reasons))
+        memo[(kind, name)] = (result, list(mine.reasons))
     return result
+
+
+def group_addresses(name, config, doubt, seen, memo=None):
+    """A network object-group's addresses ``{"min", "max"}``, or None (with a doubt) when it is
+    not defined; resolved once per configuration with ``memo``."""
+    return _memoised("group", _group_addresses, name, config, doubt, seen, memo)
 
 
 def _group_addresses(name, config, doubt, seen, memo):
@@ -387,18 +393,7 @@ def _service_object(name, config, doubt, seen):
 def service_group_terms(name, config, doubt, seen=frozenset(), memo=None):
     """Terms of a service object-group (legacy typed port group or extended), nested groups
     included. A typed group yields terms of its protocol(s) with destination ports."""
-    if memo is not None and ("service", name) in memo:
-        terms, reasons = memo[("service", name)]
-        for reason in reasons:
-            doubt.add(reason)
-        return terms
-    mine = Doubt()
-    terms = _service_group_terms(name, config, mine, seen, memo)
-    for reason in mine.reasons:
-        doubt.add(reason)
-    if memo is not None and not any("contains itself" in r for r in mine.reasons):
-        memo[("service", name)] = (terms, list(mine.reasons))
-    return terms
+    return _memoised("service", _service_group_terms, name, config, doubt, seen, memo)
 
 
 def _service_group_terms(name, config, doubt, seen, memo):
