@@ -165,6 +165,20 @@ def reserved_reason(net, allow_reserved=False):
     return reason + "; set allow_reserved (hes_allow_reserved) only for a lab or a relay in private space"
 
 
+def parse_networks(values, option, error=None):
+    """``parse_network`` of each item of an option's list (``None`` is empty), each named
+    ``option[index]``; a planner passes its own ``error`` class to raise instead of RangeError."""
+    networks = []
+    for index, item in enumerate(values or []):
+        try:
+            networks.append(parse_network(item, "%s[%d]" % (option, index)))
+        except RangeError as exc:
+            if error is None:
+                raise
+            raise error(str(exc))
+    return networks
+
+
 def parse_network(entry, origin):
     """Parse one entry: ``A.B.C.D/len``, ``A.B.C.D MASK``, ``host A.B.C.D``, an address, or IPv6.
 

@@ -45,6 +45,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import (
     asa_network_object,
     guard_restored,
     parse_network,
+    parse_networks,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.engine import (
     is_smtp_only,
@@ -299,16 +300,6 @@ def _plan_acl_edits(config, rules, additions, denies, group_name):
 
 # ---------------------------------------------------------------- discovery
 
-def _networks(values, option):
-    nets = []
-    for index, item in enumerate(values or []):
-        try:
-            nets.append(parse_network(item, "%s[%d]" % (option, index)))
-        except RangeError as exc:
-            raise AsaPlanError(str(exc))
-    return nets
-
-
 def _scope(config, interfaces, use_global, acl_name):
     """The ACLs whose SMTP rules may be rewritten: [(acl, [binding texts])]."""
     bound = {}
@@ -409,7 +400,7 @@ def plan_hardening(config, ranges, group_name="TM_HES_IP_RANGE", interfaces=("ou
     if unknown and config["interfaces"]:
         raise AsaPlanError("hes_asa_interfaces: %s not found on the device (interfaces: %s)"
                            % (", ".join(unknown), ", ".join(sorted(config["interfaces"]))))
-    given = _networks(mail_servers, "hes_asa_mail_servers")
+    given = parse_networks(mail_servers, "hes_asa_mail_servers", AsaPlanError)
     if add_ace_when_missing and not given:
         raise AsaPlanError("hes_asa_add_ace_when_missing needs hes_asa_mail_servers: the destination "
                            "of the ACE to add")

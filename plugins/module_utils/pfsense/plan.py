@@ -32,7 +32,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network
+from ansible_collections.emailsec.hes.plugins.module_utils.hes_ranges import RangeError, parse_network, parse_networks
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.model import build_policy, resolve_tables
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.parse import (
     ConfigError,
@@ -405,16 +405,6 @@ def carve_out_edits(config, rules, leak_findings, interface, alias_name, now, us
 
 # ---------------------------------------------------------------- the plan
 
-def _networks(values, option):
-    nets = []
-    for index, item in enumerate(values or []):
-        try:
-            nets.append(parse_network(item, "%s[%d]" % (option, index)))
-        except RangeError as exc:
-            raise PfsensePlanError(str(exc))
-    return nets
-
-
 def _sets_text(sets):
     return ", ".join(address_intervals_text(f, sets[f], limit=8) for f in (4, 6) if sets[f])
 
@@ -512,7 +502,7 @@ def plan_hardening(config, ranges, interface="wan", alias_name=DEFAULT_ALIAS, ma
     entries = range_entries(ranges)
     range_sets = address_sets([net for net, detail in entries])
     tables = resolve_tables(tables)
-    given = _networks(mail_servers, "hes_pfsense_mail_servers")
+    given = parse_networks(mail_servers, "hes_pfsense_mail_servers", PfsensePlanError)
     given_sets = address_sets(given) if given else None
 
     errors = []
