@@ -16,11 +16,9 @@ from ansible_collections.emailsec.hes.plugins.module_utils.asa.model import Doub
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.parse import acl_bindings, parse_ace
 from ansible_collections.emailsec.hes.plugins.module_utils.asa.plan import find_smtp_rules
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
-    address_intervals_text,
-    iv_subtract,
     no_addresses,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import VerifyError, merge_sets
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import VerifyError, membership_problems, merge_sets
 
 
 def packet_tracer_commands(probes, xml=False):
@@ -220,14 +218,7 @@ def group_check(config, group_name, range_sets):
     held = group_addresses(group_name, config, doubt, frozenset())
     if doubt.reasons:
         return False, "object-group network %s: %s" % (group_name, "; ".join(doubt.reasons))
-    problems = []
-    for family in (4, 6):
-        missing = iv_subtract(range_sets[family], held["max"][family])
-        extra = iv_subtract(held["max"][family], range_sets[family])
-        if missing:
-            problems.append("missing %s" % address_intervals_text(family, missing))
-        if extra:
-            problems.append("holds addresses outside the ranges: %s" % address_intervals_text(family, extra))
+    problems = membership_problems(held["max"], range_sets)
     if problems:
         return False, "object-group network %s: %s" % (group_name, "; ".join(problems))
     return True, "object-group network %s holds exactly the ranges (%d members)" % (group_name, len(group["members"]))

@@ -25,10 +25,9 @@ from ansible_collections.emailsec.hes.plugins.module_utils.nftables.render impor
     SET_V6,
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
-    address_intervals_text,
     address_sets,
-    iv_subtract,
 )
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import membership_problems
 
 VERDICTS = {"accept": "allow", "drop": "deny", "reject": "deny"}
 
@@ -65,14 +64,7 @@ def group_check(ruleset_json, range_sets):
         return False, "table %s %s does not exist" % (TABLE_FAMILY, TABLE_NAME)
     held = address_sets(ipaddress.ip_network(e, strict=False) for name in (SET_V4, SET_V6)
                         for e in model["sets"].get(name, {}).get("elements", []))
-    problems = []
-    for family in (4, 6):
-        missing = iv_subtract(range_sets[family], held[family])
-        extra = iv_subtract(held[family], range_sets[family])
-        if missing:
-            problems.append("missing %s" % address_intervals_text(family, missing))
-        if extra:
-            problems.append("holds addresses outside the ranges: %s" % address_intervals_text(family, extra))
+    problems = membership_problems(held, range_sets)
     label = "sets %s/%s of table %s %s" % (SET_V4, SET_V6, TABLE_FAMILY, TABLE_NAME)
     if problems:
         return False, "%s: %s" % (label, "; ".join(problems))

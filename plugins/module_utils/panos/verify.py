@@ -25,13 +25,11 @@ from ansible_collections.emailsec.hes.plugins.module_utils.panos.plan import (
 )
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.model import SMTP_APP, UNKNOWN_APP
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
-    address_intervals_text,
     addresses_union,
     interval,
-    iv_subtract,
     no_addresses,
 )
-from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import VerifyError
+from ansible_collections.emailsec.hes.plugins.module_utils.policy.verify import VerifyError, membership_problems
 
 # What the device is asked for an application the configuration never names (the engine's app 0).
 OTHER_APPLICATION = "unknown-tcp"
@@ -121,14 +119,7 @@ def group_check(config, group_name, range_sets):
     span = Resolver(config, app_space(config)).addresses([group_name], False)
     if span.doubts:
         return False, "address group %s: %s" % (group_name, "; ".join(span.doubts))
-    problems = []
-    for family in (4, 6):
-        missing = iv_subtract(range_sets[family], span.high[family])
-        extra = iv_subtract(span.high[family], range_sets[family])
-        if missing:
-            problems.append("missing %s" % address_intervals_text(family, missing))
-        if extra:
-            problems.append("holds addresses outside the ranges: %s" % address_intervals_text(family, extra))
+    problems = membership_problems(span.high, range_sets)
     if problems:
         return False, "address group %s: %s" % (group_name, "; ".join(problems))
     return True, "address group %s holds exactly the ranges (%d members)" % (

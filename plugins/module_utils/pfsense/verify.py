@@ -40,9 +40,7 @@ from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.model import 
 from ansible_collections.emailsec.hes.plugins.module_utils.pfsense.plan import find_alias, find_smtp_rules
 from ansible_collections.emailsec.hes.plugins.module_utils.policy import verify as engine_verify
 from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
-    address_intervals_text,
     address_sets,
-    iv_subtract,
     no_addresses,
 )
 
@@ -65,18 +63,6 @@ def _sets_of(entries):
     return address_sets(nets)
 
 
-def _difference(held, wanted):
-    problems = []
-    for family in (4, 6):
-        missing = iv_subtract(wanted[family], held[family])
-        extra = iv_subtract(held[family], wanted[family])
-        if missing:
-            problems.append("missing %s" % address_intervals_text(family, missing))
-        if extra:
-            problems.append("holds addresses outside the ranges: %s" % address_intervals_text(family, extra))
-    return problems
-
-
 def alias_check(config, alias_name, range_sets, table_show):
     """(ok, detail): config.xml's alias and pf's loaded table both hold exactly the ranges."""
     index, alias = find_alias(config, alias_name)
@@ -84,11 +70,13 @@ def alias_check(config, alias_name, range_sets, table_show):
         return False, "alias %s does not exist in config.xml" % alias_name
     if alias.get("type") != "network":
         return False, "alias %s is a %s alias, not a network alias" % (alias_name, alias.get("type"))
-    problems = ["config.xml: %s" % p for p in _difference(_sets_of((alias.get("address") or "").split()), range_sets)]
+    in_config = _sets_of((alias.get("address") or "").split())
+    problems = ["config.xml: %s" % p for p in engine_verify.membership_problems(in_config, range_sets)]
     if table_show["rc"] != 0:
         problems.append("pf has no table <%s> loaded (%s)" % (alias_name, (table_show["stderr"] or "").strip()))
     else:
-        problems += ["loaded table: %s" % p for p in _difference(_sets_of(table_show["stdout"].split()), range_sets)]
+        loaded = _sets_of(table_show["stdout"].split())
+        problems += ["loaded table: %s" % p for p in engine_verify.membership_problems(loaded, range_sets)]
     if problems:
         return False, "alias %s: %s" % (alias_name, "; ".join(problems))
     return True, "alias %s and pf's table <%s> hold exactly the ranges (%d entries)" % (

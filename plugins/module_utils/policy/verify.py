@@ -31,9 +31,11 @@ from ansible_collections.emailsec.hes.plugins.module_utils.policy.space import (
     ADDRESS_MAX,
     TCP,
     Flow,
+    address_intervals_text,
     address_sets,
     interval,
     iv_intersect,
+    iv_subtract,
     iv_union,
     match_cubes,
 )
@@ -244,6 +246,20 @@ def probe_checks(rows, check):
                 failed[0]["flow"], failed[0]["expect"], failed[0]["actual"], failed[0].get("rule") or "?")
         checks.append(check(check_id, not failed, detail, sorted(set(r["rule"] for r in failed if r.get("rule")))))
     return checks
+
+
+def membership_problems(held, wanted):
+    """What a group (address sets per family) lacks of the ranges and holds beyond them, as
+    sentences for a ``group_members`` check; empty when it holds exactly the ranges."""
+    problems = []
+    for family in (4, 6):
+        missing = iv_subtract(wanted[family], held[family])
+        extra = iv_subtract(held[family], wanted[family])
+        if missing:
+            problems.append("missing %s" % address_intervals_text(family, missing))
+        if extra:
+            problems.append("holds addresses outside the ranges: %s" % address_intervals_text(family, extra))
+    return problems
 
 
 def intersect_sets(a, b):
